@@ -1,0 +1,307 @@
+#!/usr/bin/env python3
+"""The local test fleet: Docker engine, systemd host image, registry stand-in, SSH-reachable hosts.
+
+One piece of code for `make run`, Molecule (`make molecule` calls `prepare` first) and the benchmarks.
+
+    fleet.py engine            make sure a Docker engine answers on this machine
+    fleet.py image             build (or reuse) the Debian 12 systemd host image
+    fleet.py registry          start the registry stand-in and push the fixture images
+    fleet.py prepare           engine + image + registry (what Molecule needs)
+    fleet.py up [--hosts N]    prepare, then N SSH-reachable hosts and inventory/local/hosts.yml
+    fleet.py down [--all]      remove the hosts (--all: the registry and network too)
+    fleet.py status            what is running
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+STATE = Path(os.environ.get("FLEET_STATE_DIR", ROOT / ".fleet"))
+SPEC = json.loads((HERE / "host_spec.json").read_text())
+
+HOST_IMAGE = "fleetops/host"
+NETWORK = SPEC["network"]
+REGISTRY = "fleetops-registry"
+HOST_PREFIX = "fleet-host"
+LABEL = "fleetops.fleet=1"
+DOCKERD_LOG = Path("/var/log/fleetops-dockerd.log")
+DEBIAN_MIRROR = os.environ.get("FLEET_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+
+
+def log(msg):
+    print(f"[fleet] {msg}", flush=True)
+
+
+def die(msg):
+    print(f"[fleet] ERROR: {msg}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+def sh(*args, check=True, capture=True, **kwargs):
+    proc = subprocess.run(args, check=False, text=True, capture_output=capture, **kwargs)
+    if check and proc.returncode != 0:
+        die(f"{' '.join(args)} failed ({proc.returncode}): {(proc.stderr or proc.stdout or '').strip()}")
+    return proc
+
+
+def docker(*args, check=True, **kwargs):
+    return sh("docker", *args, check=check, **kwargs)
+
+
+# ---------------------------------------------------------------- engine
+def engine_answers():
+    return shutil.which("docker") and docker("info", check=False).returncode == 0
+
+
+def ensure_engine():
+    if engine_answers():
+        return
+    if os.geteuid() != 0 or not Path("/etc/debian_version").exists():
+        die("no Docker engine answers `docker info`. Start one, or run as root on Debian so the fleet can "
+            "install docker.io and start dockerd itself.")
+    if not shutil.which("dockerd"):
+        log("installing Debian's docker.io")
+        apt_install("docker.io")
+    pidfile = Path("/var/run/docker.pid")
+    if pidfile.exists() and not Path(f"/proc/{pidfile.read_text().strip() or 0}").exists():
+        log("removing a stale dockerd pid file")
+        pidfile.unlink()
+    log(f"starting dockerd (log: {DOCKERD_LOG})")
+    with open(DOCKERD_LOG, "ab") as out:
+        subprocess.Popen(["dockerd"], stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                         start_new_session=True)
+    for _ in range(60):
+        if engine_answers():
+            return
+        time.sleep(1)
+    die(f"dockerd did not answer within 60 s; see {DOCKERD_LOG}")
+
+
+def apt_install(*packages):
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    sh("apt-get", "update", "-q", env=env)
+    sh("apt-get", "install", "-y", "-q", *packages, env=env)
+
+
+# ---------------------------------------------------------------- host image
+def recipe_hash():
+    digest = hashlib.sha256(DEBIAN_MIRROR.encode())
+    for name in sorted(p.name for p in (HERE / "image").iterdir()):
+        digest.update(name.encode() + (HERE / "image" / name).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def image_exists(ref):
+    return docker("image", "inspect", ref, check=False).returncode == 0
+
+
+def ensure_image():
+    tag = f"{HOST_IMAGE}:{recipe_hash()}"
+    if image_exists(tag):
+        log(f"host image {tag} is cached")
+    else:
+        build_image(tag)
+    docker("tag", tag, f"{HOST_IMAGE}:latest")
+    return tag
+
+
+def build_image(tag):
+    if not shutil.which("debootstrap"):
+        apt_install("debootstrap")
+    packages = [line.strip() for line in (HERE / "image" / "packages.txt").read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
+    rootfs = STATE / "rootfs"
+    if rootfs.exists():
+        shutil.rmtree(rootfs)
+    rootfs.parent.mkdir(parents=True, exist_ok=True)
+    log(f"building {tag} with debootstrap (about a minute)")
+    started = time.monotonic()
+    sh("debootstrap", "--variant=minbase", f"--include={','.join(packages)}", "bookworm", str(rootfs),
+       DEBIAN_MIRROR)
+    shutil.copy(HERE / "image" / "setup.sh", rootfs / "tmp" / "setup.sh")
+    sh("chroot", str(rootfs), "/bin/sh", "/tmp/setup.sh")
+    (rootfs / "tmp" / "setup.sh").unlink()
+    changes = ['CMD ["/sbin/init"]', "ENV container=docker", f"LABEL fleetops.recipe={tag.split(':')[1]}"]
+    tar = subprocess.Popen(["tar", "-C", str(rootfs), "--numeric-owner", "-c", "."], stdout=subprocess.PIPE)
+    args = ["docker", "import"] + [arg for change in changes for arg in ("--change", change)] + ["-", tag]
+    imported = subprocess.Popen(args, stdin=tar.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    tar.stdout.close()  # docker import owns the pipe now; tar gets SIGPIPE if it quits early
+    _, err = imported.communicate()
+    if imported.wait() != 0 or tar.wait() != 0:
+        die(f"docker import failed: {err.strip()}")
+    shutil.rmtree(rootfs)
+    log(f"built {tag} in {time.monotonic() - started:.0f} s")
+
+
+# ---------------------------------------------------------------- containers
+def container_state(name):
+    proc = docker("inspect", "-f", "{{.State.Running}}", name, check=False)
+    return None if proc.returncode else proc.stdout.strip() == "true"
+
+
+def ensure_network():
+    if docker("network", "inspect", NETWORK, check=False).returncode:
+        docker("network", "create", "--label", LABEL, NETWORK)
+
+
+def run_container(name, args, command=()):
+    """Start `name`, reusing a running one and replacing a stopped leftover or one from an older image."""
+    image = f"{HOST_IMAGE}:latest"
+    running = container_state(name)
+    if running is not None:
+        current = docker("inspect", "-f", "{{.Image}}", name).stdout.strip()
+        wanted = docker("image", "inspect", "-f", "{{.Id}}", image).stdout.strip()
+        if running and current == wanted:
+            return False
+        log(f"replacing leftover container {name}")
+        docker("rm", "-f", "-v", name)
+    docker("run", "-d", "--name", name, "--hostname", name, "--label", LABEL, "--network", NETWORK,
+           *args, image, *command)
+    return True
+
+
+def host_run_args():
+    caps = [arg for cap in SPEC["capabilities"] for arg in ("--cap-add", cap)]
+    opts = [arg for opt in SPEC["security_opts"] for arg in ("--security-opt", opt)]
+    tmpfs = [arg for path in SPEC["tmpfs"] for arg in ("--tmpfs", path)]
+    return ["--cap-drop", "ALL", *caps, *opts, *tmpfs, "--cgroupns", SPEC["cgroupns_mode"],
+            "--stop-signal", SPEC["stop_signal"],
+            "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw"]
+
+
+def published_port(name, port):
+    out = docker("port", name, f"{port}/tcp").stdout.strip().splitlines()
+    return int(out[0].rsplit(":", 1)[1])
+
+
+# ---------------------------------------------------------------- registry
+def ensure_registry():
+    ensure_network()
+    config = HERE / "registry" / "config.yml"
+    aliases = [arg for alias in SPEC["registry_aliases"] for arg in ("--network-alias", alias)]
+    started = run_container(REGISTRY, [*aliases, "-p", "127.0.0.1::80",
+                                       "-v", "fleetops-registry-data:/var/lib/docker-registry",
+                                       "-v", f"{config}:/etc/docker/registry/config.yml:ro"],
+                            ["/usr/bin/docker-registry", "serve", "/etc/docker/registry/config.yml"])
+    url = f"http://127.0.0.1:{published_port(REGISTRY, 80)}"
+    wait_http(url + "/v2/", 30)
+    if started:
+        log(f"registry stand-in answers at {url} (aliases: {', '.join(SPEC['registry_aliases'])})")
+    sys.path.insert(0, str(HERE))
+    import fixtures  # noqa: E402  (needs the registry up)
+
+    digests = fixtures.push_all(url, STATE / "cache")
+    (STATE / "fixtures.json").write_text(json.dumps(digests, indent=2) + "\n")
+    return url
+
+
+def wait_http(url, seconds):
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return
+        except OSError as exc:
+            if time.monotonic() > deadline:
+                die(f"{url} did not answer within {seconds} s: {exc}")
+            time.sleep(0.5)
+
+
+# ---------------------------------------------------------------- hosts
+def ssh_key():
+    key = STATE / "ssh" / "id_ed25519"
+    if not key.exists():
+        key.parent.mkdir(parents=True, exist_ok=True)
+        sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "fleetops-local-fleet", "-f", str(key))
+    authorized = STATE / "ssh" / "authorized_keys"
+    authorized.write_text(key.with_suffix(".pub").read_text())
+    authorized.chmod(0o644)
+    return key
+
+
+def ensure_hosts(count):
+    key = ssh_key()
+    names = [f"{HOST_PREFIX}{i}" for i in range(1, count + 1)]
+    for name in names:
+        run_container(name, [*host_run_args(), "-p", "127.0.0.1::22",
+                             "-v", f"{name}-docker:/var/lib/docker",
+                             "-v", f"{STATE / 'ssh' / 'authorized_keys'}:/etc/ssh/authorized_keys/admin:ro"])
+    hosts = {name: {"ansible_host": "127.0.0.1", "ansible_port": published_port(name, 22)} for name in names}
+    for name, host in hosts.items():
+        wait_ssh(name, host["ansible_port"], key)
+    write_inventory(hosts, key)
+    return hosts
+
+
+def wait_ssh(name, port, key, seconds=60):
+    deadline = time.monotonic() + seconds
+    while True:
+        proc = sh("ssh", "-q", "-i", str(key), "-p", str(port), "-o", "BatchMode=yes",
+                  "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=3",
+                  "admin@127.0.0.1", "sudo -n systemctl is-system-running --wait >/dev/null; true", check=False)
+        if proc.returncode == 0:
+            return
+        if time.monotonic() > deadline:
+            die(f"{name} is not reachable over SSH on 127.0.0.1:{port}: {proc.stderr.strip()}")
+        time.sleep(1)
+
+
+def write_inventory(hosts, key):
+    inventory = {"fleet": {"hosts": hosts,
+                           "vars": {"ansible_user": "admin",
+                                    "ansible_ssh_private_key_file": str(key)}}}
+    path = ROOT / "inventory" / "local" / "hosts.yml"
+    path.write_text("# Written by tests/fleet/fleet.py up: the local test fleet.\n" + json.dumps(inventory, indent=2)
+                    + "\n")
+    ports = ", ".join("%s=127.0.0.1:%d" % (name, host["ansible_port"]) for name, host in hosts.items())
+    log(f"inventory: {path} ({ports})")
+
+
+def remove_hosts(everything):
+    names = docker("ps", "-a", "--filter", f"label={LABEL}", "--format", "{{.Names}}").stdout.split()
+    for name in names:
+        if everything or name.startswith(HOST_PREFIX):
+            docker("rm", "-f", "-v", name)
+            docker("volume", "rm", f"{name}-docker", check=False)
+    if everything:
+        docker("volume", "rm", "fleetops-registry-data", check=False)
+        docker("network", "rm", NETWORK, check=False)
+    (ROOT / "inventory" / "local" / "hosts.yml").unlink(missing_ok=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["engine", "image", "registry", "prepare", "up", "down", "status"])
+    parser.add_argument("--hosts", type=int, default=int(os.environ.get("FLEET_HOSTS", "2")))
+    parser.add_argument("--all", action="store_true", help="down: also the registry, its data and the network")
+    args = parser.parse_args()
+    STATE.mkdir(parents=True, exist_ok=True)
+    if args.command == "down":
+        if engine_answers():
+            remove_hosts(args.all)
+        return
+    ensure_engine()
+    if args.command == "status":
+        print(docker("ps", "-a", "--filter", f"label={LABEL}").stdout)
+        return
+    if args.command in ("image", "prepare", "up", "registry"):
+        ensure_image()
+    if args.command in ("registry", "prepare", "up"):
+        ensure_registry()
+    if args.command == "up":
+        ensure_hosts(args.hosts)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+#!/bin/sh
+# Runs inside the debootstrap rootfs (chroot) to turn it into a systemd test host that Ansible reaches over SSH.
+set -eu
+
+# The admin user the fleet inventory logs in as (Debian's EC2 AMIs use "admin"), with passwordless sudo.
+useradd --create-home --shell /bin/bash admin
+echo 'admin ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/admin
+chmod 0440 /etc/sudoers.d/admin
+
+# sshd: keys only, authorized keys bind-mounted per fleet, host keys made on first boot (unique per host).
+mkdir -p /etc/ssh/authorized_keys
+cat > /etc/ssh/sshd_config.d/fleet.conf <<'CONF'
+AuthorizedKeysFile /etc/ssh/authorized_keys/%u .ssh/authorized_keys
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+UseDNS no
+CONF
+rm -f /etc/ssh/ssh_host_*
+mkdir -p /etc/systemd/system/ssh.service.d
+printf '[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n' \
+  > /etc/systemd/system/ssh.service.d/hostkeys.conf
+
+# The registry package is here for the registry host only; test hosts do not run it.
+systemctl disable docker-registry.service >/dev/null 2>&1 || true
+
+# Units that make no sense in a container.
+for unit in getty@tty1.service console-getty.service systemd-udevd.service systemd-udev-trigger.service \
+            systemd-remount-fs.service e2scrub_reap.service sys-kernel-config.mount sys-kernel-debug.mount; do
+  ln -sf /dev/null "/etc/systemd/system/$unit"
+done
+
+# Debian's archive with updates and security, as on the controller.
+cat > /etc/apt/sources.list <<'LIST'
+deb http://deb.debian.org/debian bookworm main
+deb http://deb.debian.org/debian bookworm-updates main
+deb http://deb.debian.org/debian-security bookworm-security main
+LIST
+apt-get clean
+rm -rf /var/lib/apt/lists/* /var/log/*.log
+echo 'fleetops test host' > /etc/motd
