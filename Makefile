@@ -1,0 +1,81 @@
+# fleetops.docker -- two commands matter: `make run` and `make test`. Both set everything up themselves.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV       := .venv
+BIN        := $(CURDIR)/$(VENV)/bin
+COLL       := collections/ansible_collections/fleetops/docker
+FLEET      := $(BIN)/python tests/fleet/fleet.py
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
+export ANSIBLE_ROLES_PATH := $(CURDIR)/roles
+export ANSIBLE_FORCE_COLOR ?= 0
+
+.PHONY: help run test venv unit sanity lint docs build-check changelog harness molecule molecule-amazon bench fleet-up clean
+
+help:
+	@echo "make run    provision the local test fleet and print the image architecture report"
+	@echo "make test   every test: unit, sanity, lint, docs, build, harness, molecule"
+	@echo "finer: venv unit sanity lint docs build-check changelog harness molecule molecule-amazon bench clean"
+
+## ---------------------------------------------------------------- setup
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt
+	@command -v python3 >/dev/null || { echo "python3 is needed"; exit 1; }
+	python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt
+	@touch $@
+
+## ---------------------------------------------------------------- the two commands
+run: venv
+	$(FLEET) up
+	$(BIN)/ansible-playbook playbooks/site.yml
+	@cat .fleet/report.txt
+
+test: venv
+	$(MAKE) unit sanity lint docs build-check changelog harness molecule molecule-amazon
+	@echo "make test: every gate passed"
+
+## ---------------------------------------------------------------- gates (tests/quality)
+unit: venv
+	tests/quality/unit.sh
+
+sanity: venv
+	tests/quality/sanity.sh
+
+lint: venv
+	tests/quality/lint.sh
+
+docs: venv
+	tests/quality/docs.sh
+
+build-check: venv
+	tests/quality/build_check.sh
+
+changelog: venv
+	tests/quality/changelog.sh
+
+## ---------------------------------------------------------------- the fleet
+harness: venv
+	$(BIN)/python -m pytest -q tests/harness
+
+fleet-up: venv
+	$(FLEET) up
+
+molecule: venv
+	$(FLEET) prepare
+	cd $(CURDIR) && $(BIN)/molecule test -s default
+
+molecule-amazon: venv
+	tests/molecule_amazon.sh
+
+bench: venv
+	$(FLEET) up
+	$(BIN)/python bench/run.py
+
+clean:
+	-$(FLEET) down --all
+	rm -rf .fleet build $(COLL)/tests/output

@@ -1,0 +1,436 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Package-manager backends for fleetops.docker.engine.
+
+Everything that differs between yum (Amazon Linux 2), dnf (Amazon Linux 2023, RHEL family, Fedora)
+and apt (Debian/Ubuntu) is DATA in the tables below: the command lines, the parser for their output,
+the messages that mean "lock held" or "repository unreachable", the lock files and the per-OS package
+names. The Backend class runs those commands through an injected run_command and never branches on
+the backend's name.
+"""
+
+import os
+import re
+
+from ansible_collections.fleetops.docker.plugins.module_utils._package_versions import (
+    evr,
+    sort_records,
+    split_deb_version,
+)
+
+OS_RELEASE = "/etc/os-release"
+LOCK_POLL_SECONDS = 2
+STACK = ["docker", "containerd", "runc", "libcgroup", "pigz"]
+
+# Logical stack name -> package name on each platform (None: not a separate package there).
+# Names missing from a map pass through unchanged.
+PLATFORMS = {
+    "amzn2": {
+        "label": "Amazon Linux 2",
+        "backend": "yum",
+        "extras": True,
+        "names": {"docker": "docker", "containerd": "containerd", "runc": "runc", "libcgroup": "libcgroup", "pigz": "pigz"},
+    },
+    "amzn2023": {
+        "label": "Amazon Linux 2023",
+        "backend": "dnf",
+        "extras": False,
+        "names": {"docker": "docker", "containerd": "containerd", "runc": "runc", "libcgroup": "libcgroup", "pigz": "pigz"},
+    },
+    "rhel": {
+        "label": "RHEL/CentOS Stream/Rocky/AlmaLinux 8+ (Docker CE repository)",
+        "backend": "dnf",
+        "extras": False,
+        "names": {"docker": "docker-ce", "containerd": "containerd.io", "runc": None, "libcgroup": None, "pigz": "pigz"},
+    },
+    "fedora": {
+        "label": "Fedora",
+        "backend": "dnf",
+        "extras": False,
+        "names": {"docker": "moby-engine", "containerd": "containerd", "runc": "runc", "libcgroup": None, "pigz": "pigz"},
+    },
+    "debian": {
+        "label": "Debian/Ubuntu",
+        "backend": "apt",
+        "extras": False,
+        "names": {"docker": "docker.io", "containerd": "containerd", "runc": "runc", "libcgroup": "cgroup-tools", "pigz": "pigz"},
+    },
+}
+
+# /etc/os-release ID, VERSION_ID pattern -> platform (first match wins).
+OS_RELEASE_PLATFORMS = [
+    ("amzn", r"^2$", "amzn2"),
+    ("amzn", r"^2023(\.|$)", "amzn2023"),
+    ("rhel", r"^([89]|[1-9][0-9])(\.|$)", "rhel"),
+    ("centos", r"^([89]|[1-9][0-9])(\.|$)", "rhel"),
+    ("rocky", r"^([89]|[1-9][0-9])(\.|$)", "rhel"),
+    ("almalinux", r"^([89]|[1-9][0-9])(\.|$)", "rhel"),
+    ("fedora", r"", "fedora"),
+    ("debian", r"", "debian"),
+    ("ubuntu", r"", "debian"),
+]
+SUPPORTED_OS = "amzn 2 (yum), amzn 2023 (dnf), rhel/centos/rocky/almalinux 8+ (dnf), fedora (dnf), debian/ubuntu (apt)"
+
+# Package names used when `backend` is forced on an OS that is not in OS_RELEASE_PLATFORMS.
+BACKEND_DEFAULT_PLATFORM = {"yum": "amzn2", "dnf": "amzn2023", "apt": "debian"}
+
+RPM_QUERY = ["rpm", "-q", "--queryformat", r"%{NAME}\t%{EPOCHNUM}\t%{VERSION}\t%{RELEASE}\t%{ARCH}\t%{SIZE}\n"]
+DPKG_QUERY = ["dpkg-query", "-W", "-f", r"${Package}\t${Version}\t${Architecture}\t${db:Status-Abbrev}\t${Installed-Size}\n"]
+YUM = ["yum", "--setopt=exit_on_lock=True"]
+DNF = ["dnf", "--setopt=exit_on_lock=True", "--setopt=skip_if_unavailable=False"]
+DNF_QF = "%{name}|%{epoch}|%{version}|%{release}|%{arch}|%{REPO}|%{installsize}"
+APT_GET = ["apt-get", "-y", "-o", "DPkg::Lock::Timeout={lock_timeout}",
+           "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold"]
+APT_MADISON = ["apt-cache", "madison"]
+
+RPM_NOT_INSTALLED = [r"^package \S+ is not installed$"]
+YUM_NO_MATCH = [r"^Error: No matching Packages to list$"]
+DPKG_NOT_FOUND = [r"^dpkg-query: no packages found matching "]
+
+BACKENDS = {
+    "yum": {
+        "family": "rpm",
+        "spec": "{name}-{evr}",
+        "installed": {"argv": RPM_QUERY, "parser": "rpm", "benign": RPM_NOT_INSTALLED},
+        "installed_repos": {"argv": YUM + ["-q", "-C", "list", "installed"], "parser": "yum_list", "benign": YUM_NO_MATCH},
+        "available": {"argv": YUM + ["-q", "--showduplicates", "list", "available"], "parser": "yum_list",
+                      "benign": YUM_NO_MATCH},
+        "refresh": {"argv": YUM + ["-q", "makecache", "fast"]},
+        "install": {"argv": YUM + ["-y", "install"]},
+        "upgrade": {"argv": YUM + ["-y", "install"]},
+        "downgrade": {"argv": YUM + ["-y", "downgrade"]},
+        "remove": {"argv": YUM + ["-y", "remove"]},
+        "lock_files": ["/var/run/yum.pid"],
+        "lock_patterns": [r"Existing lock /var/run/yum\.pid.*", r"Another app is currently holding the yum lock.*"],
+        "unreachable_patterns": [r"Cannot retrieve repository metadata.*", r"Could not retrieve mirrorlist.*",
+                                 r"Cannot find a valid baseurl for repo.*", r"Could not resolve host.*",
+                                 r"One of the configured repositories failed.*"],
+    },
+    "dnf": {
+        "family": "rpm",
+        "spec": "{name}-{evr}",
+        "installed": {"argv": RPM_QUERY, "parser": "rpm", "benign": RPM_NOT_INSTALLED},
+        "installed_repos": {"argv": DNF + ["-q", "-C", "repoquery", "--installed", "--qf",
+                                           DNF_QF.replace("REPO", "from_repo")], "parser": "repoquery"},
+        "available": {"argv": DNF + ["-q", "repoquery", "--available", "--qf", DNF_QF.replace("REPO", "repoid")],
+                      "parser": "repoquery"},
+        "refresh": {"argv": DNF + ["-q", "makecache"]},
+        "install": {"argv": DNF + ["-y", "install"]},
+        "upgrade": {"argv": DNF + ["-y", "install"]},
+        "downgrade": {"argv": DNF + ["-y", "downgrade"]},
+        "remove": {"argv": DNF + ["-y", "remove"]},
+        "lock_files": ["/var/lib/dnf/rpmdb_lock.pid", "/var/cache/dnf/metadata_lock.pid"],
+        "lock_patterns": [r".*already locked by \d+.*", r"Waiting for process with pid \d+ to finish.*"],
+        "unreachable_patterns": [r"Failed to download metadata for repo.*", r"Cannot download repomd\.xml.*",
+                                 r"Could not resolve host.*", r"Curl error \(6\).*"],
+    },
+    "apt": {
+        "family": "deb",
+        "spec": "{name}={evr}",
+        "installed": {"argv": DPKG_QUERY, "parser": "dpkg", "benign": DPKG_NOT_FOUND},
+        "installed_repos": {"argv": APT_MADISON, "parser": "madison", "cache": True},
+        "available": {"argv": APT_MADISON, "parser": "madison", "cache": True},
+        "refresh": {"argv": ["apt-get", "-q", "update"]},
+        "install": {"argv": APT_GET + ["install"]},
+        "upgrade": {"argv": APT_GET + ["install"]},
+        "downgrade": {"argv": APT_GET + ["--allow-downgrades", "install"]},
+        "remove": {"argv": APT_GET + ["remove"]},
+        "lock_files": [],
+        "lock_patterns": [r"Could not get lock .*", r"Unable to acquire the dpkg frontend lock.*",
+                          r"Unable to lock directory .*"],
+        "unreachable_patterns": [r"Temporary failure resolving .*", r"Could not resolve '.*",
+                                 r"Failed to fetch .*", r"Some index files failed to download.*",
+                                 r"Unable to fetch some archives.*"],
+    },
+}
+
+# amazon-linux-extras (Amazon Linux 2 only): `list` prints " 20  docker=latest  enabled  [ ... ]".
+EXTRAS = {
+    "list": {"argv": ["amazon-linux-extras", "list"], "parser": "extras"},
+    "enable": {"argv": ["amazon-linux-extras", "enable"]},
+    "repo": "amzn2extra-{topic}",
+}
+EXTRAS_LINE = re.compile(r"^\s*\d+\s+\W?\s*(?P<topic>[A-Za-z0-9_.+-]+)(?:=(?P<version>\S+))?\s+(?P<state>[a-z]+)\b")
+YUM_SECTION = re.compile(r"^(Installed|Available) Packages$")
+
+
+class PackageManagerError(Exception):
+    """A failure with a user-facing message and details for fail_json."""
+
+    def __init__(self, msg, **details):
+        super().__init__(msg)
+        self.msg = msg
+        self.details = details
+
+
+def _record(name, epoch, version, release, arch, repo=None, size_bytes=None):
+    return {"name": name, "epoch": epoch or "0", "version": version, "release": release, "arch": arch,
+            "repo": repo, "size_bytes": size_bytes}
+
+
+def _int_or_none(text):
+    return int(text) if text.isdigit() else None
+
+
+def split_rpm_evr(text):
+    """'2:1.13.1-209.el7' -> ('2', '1.13.1', '209.el7')."""
+    epoch, _sep, rest = text.rpartition(":")
+    version, _sep, release = rest.rpartition("-")
+    return epoch or "0", version, release
+
+
+def parse_rpm(out):
+    """rpm -q --queryformat NAME\\tEPOCHNUM\\tVERSION\\tRELEASE\\tARCH\\tSIZE; 'package x is not installed' skipped."""
+    records = []
+    for line in out.splitlines():
+        fields = line.split("\t")
+        if len(fields) == 6:
+            name, epoch, version, release, arch, size = fields
+            records.append(_record(name, epoch, version, release, arch, size_bytes=_int_or_none(size)))
+    return records
+
+
+def parse_dpkg(out):
+    """dpkg-query -W -f Package\\tVersion\\tArchitecture\\tdb:Status-Abbrev\\tInstalled-Size (KiB); installed only."""
+    records = []
+    for line in out.splitlines():
+        fields = line.split("\t")
+        if len(fields) == 5 and len(fields[3]) > 1 and fields[3][1] in "iWt":
+            name, full, arch, _status, kib = fields
+            epoch, version, release = split_deb_version(full)
+            size = _int_or_none(kib)
+            records.append(_record(name, epoch, version, release, arch, size_bytes=None if size is None else size * 1024))
+    return records
+
+
+def parse_yum_list(out):
+    """yum list: 'name.arch  [epoch:]version-release  repo' under 'Installed/Available Packages'.
+
+    yum wraps long rows onto the next line, so each section is read as a stream of words taken three
+    at a time. Installed rows carry '@repo' (or 'installed' when yum does not know the origin).
+    """
+    words = {}
+    section = None
+    for line in out.splitlines():
+        header = YUM_SECTION.match(line.strip())
+        if header:
+            section = header.group(1).lower()
+            words.setdefault(section, [])
+        elif section:
+            words[section].extend(line.split())
+    records = []
+    for section in sorted(words):
+        stream = words[section]
+        for start in range(0, len(stream) - 2, 3):
+            name_arch, evr_text, repo = stream[start:start + 3]
+            name, _dot, arch = name_arch.rpartition(".")
+            epoch, version, release = split_rpm_evr(evr_text)
+            records.append(_record(name, epoch, version, release, arch, repo=repo))
+    return records
+
+
+def parse_repoquery(out):
+    """dnf repoquery --qf 'name|epoch|version|release|arch|repo|installsize'."""
+    records = []
+    for line in out.splitlines():
+        fields = line.strip().split("|")
+        if len(fields) == 7:
+            name, epoch, version, release, arch, repo, size = fields
+            records.append(_record(name, epoch, version, release, arch, repo=repo or None, size_bytes=_int_or_none(size)))
+    return records
+
+
+def parse_madison(out):
+    """apt-cache madison: ' pkg | version | http://deb.debian.org/debian bookworm/main amd64 Packages'."""
+    records, seen = [], set()
+    for line in out.splitlines():
+        fields = [field.strip() for field in line.split("|")]
+        if len(fields) != 3 or not fields[2].endswith(" Packages"):
+            continue
+        name, full, source = fields
+        repo, _sp, arch = source[:-len(" Packages")].rpartition(" ")
+        if (name, full) not in seen:
+            seen.add((name, full))
+            epoch, version, release = split_deb_version(full)
+            records.append(_record(name, epoch, version, release, arch, repo=repo))
+    return records
+
+
+def parse_extras(out):
+    """amazon-linux-extras list -> {topic: state}; wrapped '[ =1.0 ... ]' continuation lines are ignored."""
+    topics = {}
+    for line in out.splitlines():
+        match = EXTRAS_LINE.match(line)
+        if match:
+            topics[match.group("topic")] = match.group("state")
+    return topics
+
+
+PARSERS = {"rpm": parse_rpm, "dpkg": parse_dpkg, "yum_list": parse_yum_list, "repoquery": parse_repoquery,
+           "madison": parse_madison, "extras": parse_extras}
+
+
+def parse_os_release(text):
+    values = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            values[key.strip()] = value.strip().strip("\"'")
+    return values
+
+
+def detect_platform(os_release_text):
+    """(platform key, ID, VERSION_ID); raises PackageManagerError for an unsupported OS."""
+    values = parse_os_release(os_release_text)
+    os_id, version_id = values.get("ID", ""), values.get("VERSION_ID", "")
+    for wanted_id, version_pattern, platform in OS_RELEASE_PLATFORMS:
+        if os_id == wanted_id and re.search(version_pattern, version_id):
+            return platform, os_id, version_id
+    raise PackageManagerError(
+        "Unsupported OS: ID={} VERSION_ID={}. Supported: {}.".format(os_id or "?", version_id or "?", SUPPORTED_OS),
+        os_id=os_id, version_id=version_id)
+
+
+def package_names(platform, logical_names):
+    """[(requested name, package name)] with per-OS names; logical names without a package there are dropped."""
+    names = PLATFORMS[platform]["names"]
+    pairs = []
+    for requested in logical_names:
+        real = names.get(requested, requested)
+        if real and real not in [pair[1] for pair in pairs]:
+            pairs.append((requested, real))
+    return pairs
+
+
+def _first_match(patterns, text):
+    for pattern in patterns:
+        match = re.search(pattern, text)
+        if match:
+            return match.group(0).strip()
+    return None
+
+
+def _benign(patterns, stderr):
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    return all(any(re.search(p, line) for p in patterns) for line in lines)
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except OSError as exc:
+        return exc.errno == 1  # EPERM: it exists, we just may not signal it
+    return True
+
+
+class Backend:
+    """Runs one backend's declared commands with lock waiting and error classification."""
+
+    def __init__(self, name, run_command, lock_timeout, sleep, clock):
+        self.name = name
+        self.spec = BACKENDS[name]
+        self.family = self.spec["family"]
+        self.lock_timeout = lock_timeout
+        self._run_command = run_command
+        self._sleep = sleep
+        self._clock = clock
+        self._deadline = clock() + lock_timeout
+        self._cache = {}
+
+    def argv(self, command, args=()):
+        base = [part.replace("{lock_timeout}", str(self.lock_timeout)) for part in command["argv"]]
+        return base + list(args)
+
+    def wait_for_lock_files(self):
+        """Poll pid lock files (yum.pid, dnf *.pid) until free; nothing is run while they are held."""
+        while True:
+            holder = self._lock_holder()
+            if holder is None:
+                return
+            if self._clock() >= self._deadline:
+                raise PackageManagerError(
+                    f"Package manager lock {holder[0]} is still held by pid {holder[1]} after "
+                    f"lock_timeout={self.lock_timeout}s; nothing was changed.",
+                    lock_file=holder[0], lock_pid=holder[1])
+            self._sleep(LOCK_POLL_SECONDS)
+
+    def _lock_holder(self):
+        for path in self.spec["lock_files"]:
+            try:
+                with open(path) as handle:
+                    pid = int(handle.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue
+            if pid != os.getpid() and pid_alive(pid):
+                return path, pid
+        return None
+
+    def run(self, command, args=()):
+        """Run a declared command; retry while a lock message is printed, classify failures."""
+        argv = self.argv(command, args)
+        key = tuple(argv)
+        if command.get("cache") and key in self._cache:
+            return self._cache[key]
+        while True:
+            rc, out, err = self._run_command(argv)
+            text = f"{out}\n{err}"
+            lock_line = _first_match(self.spec["lock_patterns"], text)
+            if not lock_line:
+                break
+            if self._clock() >= self._deadline:
+                raise PackageManagerError(
+                    f"Package manager lock still held after lock_timeout={self.lock_timeout}s: {lock_line}; nothing was changed.", cmd=argv, rc=rc, stdout=out, stderr=err)
+            self._sleep(LOCK_POLL_SECONDS)
+        unreachable = _first_match(self.spec["unreachable_patterns"], text)
+        if unreachable:
+            raise PackageManagerError(f"Package repository unreachable ({self.name}): {unreachable}",
+                                      cmd=argv, rc=rc, stdout=out, stderr=err)
+        if rc != 0 and not (command.get("benign") and _benign(command["benign"], err)):
+            detail = (err or out).strip()
+            raise PackageManagerError(f"Command failed (rc={rc}): {' '.join(argv)}: {detail}",
+                                      cmd=argv, rc=rc, stdout=out, stderr=err)
+        if command.get("cache"):
+            self._cache[key] = out
+        return out
+
+    def _query(self, key, names):
+        command = self.spec[key]
+        return [r for r in PARSERS[command["parser"]](self.run(command, names)) if r["name"] in names]
+
+    def installed(self, names):
+        """{name: newest installed record} for the names that are installed."""
+        found = {}
+        for record in sort_records(self.family, self._query("installed", names)):
+            found[record["name"]] = record
+        return found
+
+    def installed_repos(self, installed):
+        """{name: '@repo'} for installed records: where the package manager says they came from."""
+        if not installed:
+            return {}
+        repos = {}
+        for record in self._query("installed_repos", sorted(installed)):
+            current = installed.get(record["name"])
+            if current and record["repo"] and evr(record) == evr(current):
+                repos[record["name"]] = record["repo"] if record["repo"] in ("installed",) else "@" + record["repo"].lstrip("@")
+        return repos
+
+    def available(self, names):
+        """{name: [records oldest first]} from the enabled repositories."""
+        found = {name: [] for name in names}
+        for record in self._query("available", names):
+            found[record["name"]].append(record)
+        return {name: sort_records(self.family, records) for name, records in found.items()}
+
+    def refresh(self):
+        self.run(self.spec["refresh"])
+
+    def apply(self, action, records):
+        """Install/upgrade/downgrade exact versions (name-evr, name=evr); remove by name."""
+        template = "{name}" if action == "remove" else self.spec["spec"]
+        return self.run(self.spec[action], [template.format(name=r["name"], evr=evr(r)) for r in records])
+
+    def extras_topics(self):
+        return parse_extras(self.run(EXTRAS["list"]))
+
+    def enable_extras(self, topic):
+        self.run(EXTRAS["enable"], [topic])

@@ -1,0 +1,423 @@
+#!/usr/bin/python
+# ruff: noqa: EXE001 -- Ansible modules carry a shebang but are not executable
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+module: engine
+short_description: Install, pin or remove the Docker engine package stack
+description:
+  - Installs, pins, upgrades or removes the Docker stack (docker, containerd, runc, libcgroup, pigz) with the
+    host's own package manager - C(yum) plus C(amazon-linux-extras) on Amazon Linux 2, C(dnf) on Amazon Linux 2023
+    and the RHEL family, C(apt-get) on Debian and Ubuntu.
+  - Installed state is read with C(rpm -q --queryformat) or C(dpkg-query -W -f); available versions with
+    C(yum --showduplicates list available), C(dnf repoquery --qf) or C(apt-cache madison).
+  - Every check (unknown package, pinned version not available, unsupported OS, unreachable repository, package
+    manager lock) happens before anything is installed or removed. The only step that may precede them is enabling
+    the O(extras_topic) on Amazon Linux 2, which the package listing needs.
+  - Reports changed only when a package is installed, upgraded, downgraded or removed, when the extras topic is
+    enabled, or when O(purge_data) deletes data directories.
+author:
+  - fleetops engineering (@fleetops)
+attributes:
+  check_mode:
+    support: full
+    description: Reports exactly which packages and versions would be installed, upgraded, downgraded or removed.
+  diff_mode:
+    support: full
+    description: Shows the package versions before and after.
+  platform:
+    platforms: posix
+    support: full
+    description: Amazon Linux 2 and 2023, RHEL family 8+, Fedora, Debian and Ubuntu.
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+options:
+  state:
+    description:
+      - V(present) installs missing packages (at the pinned version when O(versions) names one) and leaves installed
+        ones alone unless they differ from their pin.
+      - V(latest) also upgrades unpinned packages to the newest available version.
+      - V(absent) removes the packages and reports what was removed.
+    type: str
+    choices: [present, absent, latest]
+    default: present
+  packages:
+    description:
+      - Packages to manage. The logical names V(docker), V(containerd), V(runc), V(libcgroup) and V(pigz) are
+        translated to the OS's package names (Debian/Ubuntu V(docker.io) and V(cgroup-tools); RHEL family
+        V(docker-ce) and V(containerd.io) from the Docker CE repository, runc and libcgroup are not separate
+        packages there; Fedora V(moby-engine)). Other names pass through unchanged.
+    type: list
+    elements: str
+    default: [docker, containerd, runc, libcgroup, pigz]
+  versions:
+    description:
+      - Version pins, package name (logical or real) to version. A pin is either the full
+        C([epoch:]version-release) (V(20.10.25-1.amzn2.0.4), V(20.10.24+dfsg1-1+deb12u1+b6)) or the bare version
+        (V(20.10.25)), which selects the newest release of that version.
+      - Installed packages that differ from their pin are upgraded or downgraded to it.
+      - Ignored when O(state=absent).
+    type: dict
+    default: {}
+  extras_topic:
+    description:
+      - Amazon Linux 2 only. C(amazon-linux-extras) topic enabled before installing (its yum repository is
+        C(amzn2extra-<topic>)). Already enabled is no change. Set to an empty string to skip.
+    type: str
+    default: docker
+  lock_timeout:
+    description:
+      - Seconds to wait for another package manager run (cloud-init, yum-cron, unattended-upgrades) to release its
+        lock before failing. The module polls the yum/dnf pid files, runs yum and dnf with
+        C(--setopt=exit_on_lock=True) so they never hang, retries a command that reports a lock, and sets
+        apt-get's C(DPkg::Lock::Timeout) option to this value.
+    type: int
+    default: 300
+  update_cache:
+    description:
+      - Refresh package metadata first (C(yum makecache fast), C(dnf makecache), C(apt-get update)). Not counted as a
+        change; skipped in check mode.
+    type: bool
+    default: false
+  purge_data:
+    description:
+      - With O(state=absent), also delete C(/var/lib/docker) and C(/var/lib/containerd) (images, containers,
+        volumes). The default keeps them. Only valid with O(state=absent).
+    type: bool
+    default: false
+  backend:
+    description:
+      - Package manager to use. V(auto) picks it from C(/etc/os-release) (C(ID)/C(VERSION_ID)) - amzn 2 yum,
+        amzn 2023 / rhel / centos / rocky / almalinux / fedora dnf, debian / ubuntu apt.
+    type: str
+    choices: [auto, yum, dnf, apt]
+    default: auto
+notes:
+  - Package names, commands and error messages per backend are data in
+    C(plugins/module_utils/_package_backends.py).
+  - Sizes are installed sizes from the package database (rpm C(SIZE), dpkg C(Installed-Size)), formatted like yum's
+    tables; in check mode they are known for dnf (repoquery C(installsize)) and unknown (null) for yum and apt.
+seealso:
+  - module: fleetops.docker.daemon_config
+"""
+
+EXAMPLES = r"""
+- name: Install the Docker stack (AL2 enables the docker extras topic first)
+  fleetops.docker.engine:
+
+- name: Pin the versions from the fleet baseline
+  fleetops.docker.engine:
+    versions:
+      docker: 20.10.25-1.amzn2.0.4
+      containerd: 1.7.11-1.amzn2.0.1
+      runc: 1.1.11-1.amzn2
+    lock_timeout: 600
+
+- name: Debian host, refresh apt lists first
+  fleetops.docker.engine:
+    update_cache: true
+
+- name: Remove the stack but keep images and volumes
+  fleetops.docker.engine:
+    state: absent
+  register: removed
+
+- name: Remove the stack and its data
+  fleetops.docker.engine:
+    state: absent
+    purge_data: true
+"""
+
+RETURN = r"""
+packages:
+  description: One entry per managed package, with what was (or in check mode would be) done to it.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Package name on this OS.
+      type: str
+      sample: containerd
+    epoch:
+      description: Package epoch; V(0) when it has none.
+      type: str
+      sample: "0"
+    version:
+      description: Upstream version.
+      type: str
+      sample: 1.7.11
+    release:
+      description: Package release (the Debian revision on apt).
+      type: str
+      sample: 1.amzn2.0.1
+    arch:
+      description: Architecture.
+      type: str
+      sample: x86_64
+    repo:
+      description: Repository. Installed and removed packages carry the V(@) prefix yum uses for "installed from".
+      type: str
+      sample: "@amzn2extra-docker"
+    size:
+      description: Installed size as yum prints it.
+      type: str
+      sample: 107 M
+    size_bytes:
+      description: Installed size in bytes.
+      type: int
+      sample: 112197632
+    action:
+      description: What happened.
+      type: str
+      choices: [install, upgrade, downgrade, remove, none]
+      sample: remove
+  sample:
+    - {name: containerd, epoch: "0", version: 1.7.11, release: 1.amzn2.0.1, arch: x86_64,
+       repo: "@amzn2extra-docker", size: 107 M, size_bytes: 112197632, action: remove}
+repos_enabled:
+  description: Repositories this run enabled (or would enable in check mode), such as V(amzn2extra-docker).
+  returned: always
+  type: list
+  elements: str
+  sample: [amzn2extra-docker]
+backend:
+  description: Package manager used.
+  returned: always
+  type: str
+  sample: yum
+platform:
+  description: Platform key from C(/etc/os-release) that chose the package names.
+  returned: always
+  type: str
+  sample: amzn2
+purged_paths:
+  description: Data directories deleted (or that would be) because of O(purge_data).
+  returned: always
+  type: list
+  elements: str
+  sample: [/var/lib/docker, /var/lib/containerd]
+"""
+
+import os
+import shutil
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleetops.docker.plugins.module_utils._package_backends import (
+    BACKEND_DEFAULT_PLATFORM,
+    EXTRAS,
+    OS_RELEASE,
+    PLATFORMS,
+    STACK,
+    Backend,
+    PackageManagerError,
+    detect_platform,
+    package_names,
+)
+from ansible_collections.fleetops.docker.plugins.module_utils._package_versions import (
+    compare,
+    evr,
+    human_size,
+    matches_pin,
+    pick,
+)
+
+DATA_DIRS = ["/var/lib/docker", "/var/lib/containerd"]
+ENVIRONMENT = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C", "DEBIAN_FRONTEND": "noninteractive"}
+SLEEP = time.sleep
+CLOCK = time.monotonic
+CHANGE_ORDER = ("remove", "downgrade", "install")
+
+
+def report(record, action):
+    entry = {key: record.get(key) for key in ("name", "epoch", "version", "release", "arch", "repo", "size_bytes")}
+    entry.update(size=human_size(record.get("size_bytes")), action=action)
+    return entry
+
+
+class EngineManager:
+    """Plans package actions from installed/available state, then applies them through the backend."""
+
+    def __init__(self, module, backend, platform):
+        self.module = module
+        self.params = module.params
+        self.backend = backend
+        self.platform = platform
+        self.extras_repo_pending = None
+        self.result = {"changed": False, "packages": [], "repos_enabled": [], "backend": backend.name,
+                       "platform": platform, "purged_paths": []}
+        self.diff = {"before": {}, "after": {}}
+
+    def fail(self, msg, **details):
+        self.module.fail_json(msg=msg, **dict(self.result, **details))
+
+    def pins(self, pairs):
+        versions = {key: str(value) for key, value in self.params["versions"].items()}
+        known = {name for pair in pairs for name in pair}
+        unknown = sorted(set(versions) - known)
+        if unknown and self.params["state"] != "absent":
+            self.fail("versions names packages that are not managed: {} (packages: {})".format(", ".join(unknown), ", ".join(self.params["packages"])))
+        return {real: versions.get(real, versions.get(requested)) for requested, real in pairs}
+
+    def ensure_extras(self):
+        topic = self.params["extras_topic"]
+        if not (PLATFORMS[self.platform]["extras"] and topic):
+            return
+        topics = self.backend.extras_topics()
+        if topic not in topics:
+            self.fail("amazon-linux-extras has no topic '{}'; topics: {}".format(topic, ", ".join(sorted(topics))))
+        if topics[topic] == "enabled":
+            return
+        repo = EXTRAS["repo"].format(topic=topic)
+        self.result["repos_enabled"].append(repo)
+        self.result["changed"] = True
+        if self.module.check_mode:
+            self.extras_repo_pending = repo
+        else:
+            self.backend.enable_extras(topic)
+
+    def plan_present(self, names, pins, installed):
+        wanted_latest = self.params["state"] == "latest"
+        settled = [n for n in names if n in installed and not wanted_latest
+                   and (pins[n] is None or matches_pin(installed[n], pins[n]))]
+        pending = [n for n in names if n not in settled]
+        available = self.backend.available(pending) if pending else {}
+        plan, unknown, unavailable = [], [], []
+        for name in names:
+            current, pin = installed.get(name), pins[name]
+            offers = available.get(name, [])
+            if name in settled:
+                plan.append((current, current, "none"))
+            elif not offers and current is None and self.extras_repo_pending:
+                self.module.warn(f"{name} is expected from {self.extras_repo_pending}, which check mode cannot list yet")
+                version, _sep, release = (pin or "").partition("-")
+                plan.append((None, {"name": name, "epoch": "0", "version": version or None, "release": release or None,
+                                    "repo": self.extras_repo_pending}, "install"))
+            elif not offers and current is None:
+                unknown.append(name)
+            else:
+                target = pick(self.backend.family, offers + ([current] if current else []), pin)
+                if target is None:
+                    unavailable.append("{} {} (available: {}; installed: {})".format(
+                        name, pin, ", ".join(evr(r) for r in offers) or "none", evr(current) if current else "none"))
+                    continue
+                order = compare(self.backend.family, current, target) if current else -1
+                action = "none" if order == 0 else "install" if current is None else "upgrade" if order < 0 else "downgrade"
+                plan.append((current, current if order == 0 else target, action))
+        if unknown:
+            self.fail("Unknown package(s) for {}: {} - not installed and not available from any enabled repository".format(self.backend.name, ", ".join(unknown)))
+        if unavailable:
+            self.fail("Pinned version not available: {}".format("; ".join(unavailable)))
+        return plan
+
+    def plan_absent(self, names, installed):
+        return [(installed[n], installed[n], "remove") for n in names if n in installed]
+
+    def apply(self, plan, names):
+        changes = [(before, target, action) for before, target, action in plan if action != "none"]
+        if not changes or self.module.check_mode:
+            return plan
+        for action in CHANGE_ORDER:
+            group = [target for _before, target, act in changes if act == action or (action == "install" and act == "upgrade")]
+            if group:
+                self.backend.apply(action, group)
+        after = self.backend.installed(names)
+        final = []
+        for before, target, action in plan:
+            now = after.get(target["name"])
+            if action == "remove" and now is not None:
+                self.fail("{} is still installed ({}) after removal".format(target["name"], evr(now)))
+            if action in ("install", "upgrade", "downgrade"):
+                if now is None or evr(now) != evr(target):
+                    self.fail("{} is at {} after {}, expected {}".format(target["name"], evr(now) if now else "nothing", action, evr(target)))
+                now["repo"] = "@" + target["repo"].lstrip("@") if target.get("repo") else None
+                target = now
+            final.append((before, target, action))
+        return final
+
+    def purge(self):
+        for path in DATA_DIRS:
+            if os.path.lexists(path):
+                if not self.module.check_mode:
+                    shutil.rmtree(path)
+                self.result["purged_paths"].append(path)
+                self.result["changed"] = True
+
+    def run(self):
+        params = self.params
+        pairs = package_names(self.platform, params["packages"])
+        names = [real for _requested, real in pairs]
+        pins = self.pins(pairs)
+        self.backend.wait_for_lock_files()
+        if params["state"] != "absent":
+            self.ensure_extras()
+            if params["update_cache"] and not self.module.check_mode:
+                self.backend.refresh()
+        installed = self.backend.installed(names)
+        for name, repo in self.backend.installed_repos(installed).items():
+            installed[name]["repo"] = repo
+        if params["state"] == "absent":
+            plan = self.plan_absent(names, installed)
+        else:
+            plan = self.plan_present(names, pins, installed)
+        plan = self.apply(plan, names)
+        for before, target, action in plan:
+            name = target["name"]
+            self.result["packages"].append(report(before if action == "remove" else target, action))
+            self.diff["before"][name] = evr(before) if before else None
+            self.diff["after"][name] = None if action == "remove" else evr(target) if target.get("version") else "unknown"
+            self.result["changed"] = self.result["changed"] or action != "none"
+        if params["state"] == "absent" and params["purge_data"]:
+            self.purge()
+        if self.module._diff:
+            self.result["diff"] = self.diff
+        self.module.exit_json(**self.result)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "state": {"type": "str", "default": "present", "choices": ["present", "absent", "latest"]},
+            "packages": {"type": "list", "elements": "str", "default": list(STACK)},
+            "versions": {"type": "dict", "default": {}},
+            "extras_topic": {"type": "str", "default": "docker"},
+            "lock_timeout": {"type": "int", "default": 300},
+            "update_cache": {"type": "bool", "default": False},
+            "purge_data": {"type": "bool", "default": False},
+            "backend": {"type": "str", "default": "auto", "choices": ["auto", "yum", "dnf", "apt"]},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    if not params["packages"] or not all(params["packages"]):
+        module.fail_json(msg="packages must be a non-empty list of package names")
+    if params["lock_timeout"] < 0:
+        module.fail_json(msg=f"lock_timeout must be 0 or more seconds, got {params['lock_timeout']}")
+    if params["purge_data"] and params["state"] != "absent":
+        module.fail_json(msg="purge_data is only valid with state=absent (got state={})".format(params["state"]))
+    if any(value in (None, "") for value in params["versions"].values()):
+        module.fail_json(msg="versions: every pin needs a version, got {}".format(params["versions"]))
+    try:
+        with open(OS_RELEASE) as handle:
+            os_release = handle.read()
+    except OSError:
+        os_release = ""
+    try:
+        platform = detect_platform(os_release)[0]
+    except PackageManagerError as exc:
+        if params["backend"] == "auto":
+            module.fail_json(msg=exc.msg, **exc.details)
+        platform = BACKEND_DEFAULT_PLATFORM[params["backend"]]
+    backend_name = PLATFORMS[platform]["backend"] if params["backend"] == "auto" else params["backend"]
+    module.run_command_environ_update = ENVIRONMENT
+    backend = Backend(backend_name, module.run_command, params["lock_timeout"], SLEEP, CLOCK)
+    manager = EngineManager(module, backend, platform)
+    try:
+        manager.run()
+    except PackageManagerError as exc:
+        manager.fail(exc.msg, **exc.details)
+
+
+if __name__ == "__main__":
+    main()
