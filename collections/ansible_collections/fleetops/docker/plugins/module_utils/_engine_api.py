@@ -1,0 +1,314 @@
+# Copyright (c) fleetops engineering
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A small Docker Engine API client over the daemon's UNIX socket (http.client only).
+
+- docker_host: unix:///path/to/docker.sock (tcp:// and ssh:// are refused: not implemented).
+- The API version is negotiated once through GET /version: min(daemon ApiVersion, MAX_API_VERSION).
+- Errors carry the daemon's own `message`; socket problems get an explanation of the fix.
+- Tests inject `connection_factory` (any callable returning an http.client.HTTPConnection).
+"""
+
+
+import errno
+import http.client
+import json
+import socket
+import threading
+from urllib.parse import quote, urlencode
+
+# socket.timeout is an alias of TimeoutError only from Python 3.10 on.
+SOCKET_TIMEOUT = getattr(socket, "timeout", TimeoutError)
+
+DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
+DEFAULT_TIMEOUT = 60
+MAX_API_VERSION = "1.47"
+MIN_API_VERSION = "1.32"  # platform on POST /images/create (1.32), /distribution (1.30)
+
+DOCKER_HOST_ARGUMENT_SPEC = {
+    "docker_host": {"type": "str", "default": DEFAULT_DOCKER_HOST},
+    "timeout": {"type": "int", "default": DEFAULT_TIMEOUT},
+}
+
+# errno of connect() on the socket -> explanation
+_DAEMON_DOWN = (
+    "Docker daemon is not running or its socket {path} does not exist ({error}). "
+    "Install and start Docker first (e.g. the fleetops.docker.engine module, or "
+    "'systemctl start docker'), or set docker_host to the right socket.")
+_SOCKET_DENIED = (
+    "Permission denied on the Docker socket {path} ({error}). The remote user must be in the "
+    "'docker' group (log in again after adding it) or the task must use 'become: true'.")
+CONNECT_ERRORS = {
+    errno.ENOENT: _DAEMON_DOWN,
+    errno.ECONNREFUSED: _DAEMON_DOWN,
+    errno.ENOTSOCK: _DAEMON_DOWN,
+    errno.EACCES: _SOCKET_DENIED,
+    errno.EPERM: _SOCKET_DENIED,
+}
+
+
+class EngineAPIError(Exception):
+    """An Engine API call failed; `daemon_message` is the daemon's own text when it sent one."""
+
+    def __init__(self, message, status=None, daemon_message=None):
+        super().__init__(message)
+        self.status = status
+        self.daemon_message = daemon_message if daemon_message is not None else message
+
+
+class DaemonConnectionError(EngineAPIError):
+    """The socket could not be reached at all (daemon down, permissions, timeout)."""
+
+
+class StreamError(EngineAPIError):
+    """An `error`/`errorDetail` entry inside a streamed answer (HTTP status was 200)."""
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTPConnection that connects an AF_UNIX stream socket."""
+
+    def __init__(self, socket_path, timeout=DEFAULT_TIMEOUT):
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = socket_path
+
+    def connect(self):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self.socket_path)
+        except Exception:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+def socket_path_from_docker_host(docker_host):
+    docker_host = docker_host or DEFAULT_DOCKER_HOST
+    if docker_host.startswith("unix://"):
+        path = docker_host[len("unix://"):]
+        if path.startswith("/"):
+            return path
+    raise EngineAPIError(
+        f"docker_host={docker_host!r} is not supported: only local UNIX sockets such as {DEFAULT_DOCKER_HOST} "
+        "are (the Engine API is reached over the daemon's socket on the target host).")
+
+
+def version_tuple(version):
+    return tuple(int(part) for part in str(version).split("."))
+
+
+def quote_name(name):
+    """Image names go into the URL path as docker does: '/', ':' and '@' stay readable."""
+    return quote(name, safe="/:@")
+
+
+def iter_json_stream(chunks):
+    """Yield JSON objects from an iterable of byte chunks holding concatenated JSON documents."""
+    decoder = json.JSONDecoder()
+    buffer = ""
+    for chunk in chunks:
+        buffer += chunk.decode("utf-8", errors="replace")
+        while True:
+            buffer = buffer.lstrip()
+            if not buffer:
+                break
+            try:
+                obj, end = decoder.raw_decode(buffer)
+            except ValueError:
+                break  # incomplete document: wait for more bytes
+            buffer = buffer[end:]
+            yield obj
+    if buffer.strip():
+        raise EngineAPIError(f"Truncated or invalid JSON stream from the Docker daemon: {buffer[:200]!r}")
+
+
+def stream_error(event):
+    """The error text of a stream entry, or None ({"errorDetail": {"message": ..}, "error": ..})."""
+    detail = event.get("errorDetail") or {}
+    return detail.get("message") or event.get("error") or None
+
+
+class EngineClient:
+    def __init__(self, docker_host=DEFAULT_DOCKER_HOST, timeout=DEFAULT_TIMEOUT, connection_factory=None,
+                 api_version=None):
+        self.socket_path = socket_path_from_docker_host(docker_host)
+        self.timeout = timeout
+        self._connection_factory = connection_factory or (
+            lambda: UnixHTTPConnection(self.socket_path, timeout=self.timeout))
+        self._api_version = api_version
+        self._daemon_version = None
+        self._lock = threading.Lock()
+
+    # --- transport -------------------------------------------------------------------------
+    def _connect(self):
+        conn = self._connection_factory()
+        try:
+            conn.connect()
+        except SOCKET_TIMEOUT:
+            raise DaemonConnectionError(
+                f"Timed out after {self.timeout}s connecting to the Docker socket {self.socket_path}")
+        except OSError as exc:
+            template = CONNECT_ERRORS.get(exc.errno)
+            if template is None:
+                raise DaemonConnectionError(f"Cannot connect to the Docker socket {self.socket_path}: {exc}")
+            raise DaemonConnectionError(template.format(path=self.socket_path, error=exc))
+        return conn
+
+    def _url(self, path, params=None, versioned=True):
+        url = (f"/v{self.api_version}{path}") if versioned else path
+        params = {k: v for k, v in (params or {}).items() if v is not None}
+        return url + ("?" + urlencode(params) if params else "")
+
+    def _send(self, method, path, params=None, body=None, headers=None, versioned=True):
+        """Send a request; returns (connection, response) with the body still unread."""
+        url = self._url(path, params, versioned)
+        send_headers = {"Host": "docker"}
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode("utf-8")
+            send_headers["Content-Type"] = "application/json"
+        send_headers.update(headers or {})
+        conn = self._connect()
+        try:
+            conn.request(method, url, body=payload, headers=send_headers)
+            response = conn.getresponse()
+        except SOCKET_TIMEOUT:
+            conn.close()
+            raise DaemonConnectionError(
+                f"Timed out after {self.timeout}s waiting for the Docker daemon to answer {method} {path}")
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            raise DaemonConnectionError(f"Connection to the Docker daemon failed during {method} {path}: {exc}")
+        if response.status >= 400:
+            raw = self._read(conn, response, method, path)
+            conn.close()
+            raise self._http_error(method, path, response.status, raw)
+        return conn, response
+
+    def _read(self, conn, response, method, path):
+        try:
+            return response.read()
+        except SOCKET_TIMEOUT:
+            conn.close()
+            raise DaemonConnectionError(
+                f"Timed out after {self.timeout}s reading the answer to {method} {path}")
+
+    @staticmethod
+    def _http_error(method, path, status, raw):
+        text = raw.decode("utf-8", errors="replace").strip()
+        try:
+            message = json.loads(text).get("message") or text
+        except (ValueError, AttributeError):
+            message = text
+        return EngineAPIError(
+            f"Docker daemon answered {method} {path} with HTTP {status}: {message}",
+            status=status, daemon_message=message)
+
+    def request(self, method, path, params=None, body=None, headers=None, versioned=True):
+        """Perform a request and return the decoded JSON answer (None for an empty body)."""
+        conn, response = self._send(method, path, params, body, headers, versioned)
+        try:
+            raw = self._read(conn, response, method, path)
+        finally:
+            conn.close()
+        text = raw.decode("utf-8", errors="replace").strip()
+        if not text:
+            return None
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise EngineAPIError(f"Docker daemon answered {method} {path} with non-JSON data: {text[:200]!r}")
+
+    # --- version negotiation ---------------------------------------------------------------
+    @property
+    def api_version(self):
+        with self._lock:
+            if self._api_version is None:
+                self._api_version = self._negotiate()
+        return self._api_version
+
+    def _negotiate(self):
+        version = self.request("GET", "/version", versioned=False) or {}
+        self._daemon_version = version
+        daemon_api = version.get("ApiVersion")
+        if not daemon_api:
+            raise EngineAPIError(f"GET /version did not report an ApiVersion: {version!r}")
+        chosen = min(daemon_api, MAX_API_VERSION, key=version_tuple)
+        if version_tuple(chosen) < version_tuple(MIN_API_VERSION):
+            daemon = version.get("Version", "?")
+            raise EngineAPIError(f"Docker daemon {daemon} speaks Engine API {daemon_api}; API {MIN_API_VERSION} "
+                                 "or newer is required (Docker 17.09+).")
+        return chosen
+
+    def version(self):
+        if self.api_version and self._daemon_version:
+            return self._daemon_version
+        return self.request("GET", "/version", versioned=False)
+
+    # --- helpers ---------------------------------------------------------------------------
+    def get_json(self, path, params=None, headers=None, missing_ok=False):
+        """GET path; with missing_ok a 404 returns None."""
+        try:
+            return self.request("GET", path, params=params, headers=headers)
+        except EngineAPIError as exc:
+            if missing_ok and exc.status == 404:
+                return None
+            raise
+
+    def post(self, path, params=None, body=None, headers=None):
+        return self.request("POST", path, params=params, body=body, headers=headers)
+
+    def delete(self, path, params=None):
+        return self.request("DELETE", path, params=params)
+
+    def stream(self, method, path, params=None, headers=None, on_event=None):
+        """Read a streamed JSON answer; raise StreamError on its first error entry."""
+        conn, response = self._send(method, path, params, headers=headers)
+        events = []
+        try:
+            for event in iter_json_stream(self._chunks(conn, response, method, path)):
+                events.append(event)
+                if on_event:
+                    on_event(event)
+                message = stream_error(event)
+                if message:
+                    raise StreamError(f"Docker daemon reported an error during {method} {path}: {message}",
+                                      status=response.status, daemon_message=message)
+        finally:
+            conn.close()
+        return events
+
+    def _chunks(self, conn, response, method, path):
+        while True:
+            chunk = self._read_chunk(conn, response, method, path)
+            if not chunk:
+                return
+            yield chunk
+
+    def _read_chunk(self, conn, response, method, path):
+        try:
+            return response.read1(65536) if hasattr(response, "read1") else response.read(65536)
+        except SOCKET_TIMEOUT:
+            raise DaemonConnectionError(
+                f"Timed out after {self.timeout}s waiting for progress of {method} {path}")
+        except (OSError, http.client.HTTPException) as exc:
+            raise DaemonConnectionError(f"Connection to the Docker daemon broke during {method} {path}: {exc}")
+
+    # --- image endpoints -------------------------------------------------------------------
+    def inspect_image(self, name):
+        return self.get_json(f"/images/{quote_name(name)}/json", missing_ok=True)
+
+    def list_images(self):
+        return self.get_json("/images/json") or []
+
+    def distribution(self, name, auth_header=None):
+        headers = {"X-Registry-Auth": auth_header} if auth_header else None
+        return self.get_json(f"/distribution/{quote_name(name)}/json", headers=headers)
+
+    def pull_stream(self, from_image, tag, platform=None, auth_header=None, on_event=None):
+        """POST /images/create; returns the list of progress events."""
+        params = {"fromImage": from_image, "tag": tag, "platform": platform or None}
+        headers = {"X-Registry-Auth": auth_header} if auth_header else None
+        return self.stream("POST", "/images/create", params=params, headers=headers, on_event=on_event)
+
+    def tag_image(self, source, repo, tag):
+        return self.post(f"/images/{quote_name(source)}/tag", params={"repo": repo, "tag": tag})

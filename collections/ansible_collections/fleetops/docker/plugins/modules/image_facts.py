@@ -1,0 +1,295 @@
+# Copyright (c) fleetops engineering
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+
+DOCUMENTATION = r"""
+module: image_facts
+short_description: Gather facts about local Docker images and check they fit the host's platform
+description:
+  - Reads local images through the Docker Engine API (GET /images/{name}/json) and reports, for each,
+    id, tags, digests, os, architecture, variant, size and creation time, or V(present=false).
+  - Compares each image's platform with the host's (from C(uname), normalized like containerd, so
+    C(x86_64) is C(amd64) and C(aarch64) is C(arm64/v8)) and gives a per-host verdict.
+  - With O(remote=true) also asks the registry, without pulling, for the top-level digest and the
+    platforms it offers (GET /distribution/{name}/json).
+  - Read-only; runs the same in check mode.
+attributes:
+  check_mode:
+    support: full
+    description: Read-only; gives the same facts in check mode.
+  diff_mode:
+    support: none
+    description: Changes nothing, so there is no diff.
+  facts:
+    support: full
+    description: Sets C(docker_images) and C(docker_images_host) in C(ansible_facts).
+options:
+  images:
+    description:
+      - References to report on (strings, or dicts with C(name) like M(fleetops.docker.image_pull) takes;
+        their other keys are ignored). When empty, every local image is reported.
+    type: list
+    elements: raw
+    default: []
+  remote:
+    description: Also report the registry's digest and offered platforms for each reference.
+    type: bool
+    default: false
+  fail_on_incompatible:
+    description: Fail, naming each image and its platform, when a present image does not fit the host.
+    type: bool
+    default: false
+  allow_32bit:
+    description:
+      - Treat C(386) images as compatible with C(amd64) hosts and C(arm/v5)-C(arm/v7) images with C(arm64)
+        hosts (containerd's fallbacks). Off by default since many 64-bit ARM CPUs cannot run 32-bit code.
+    type: bool
+    default: false
+  registry_mirrors:
+    description: Same as M(fleetops.docker.image_pull); used for O(remote=true) queries.
+    type: dict
+    default: {}
+  registry_auth:
+    description: Same as M(fleetops.docker.image_pull); used for O(remote=true) queries.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      registry:
+        description: Registry host.
+        type: str
+        required: true
+      username:
+        description: User name.
+        type: str
+      password:
+        description: Password or access token.
+        type: str
+      identity_token:
+        description: Identity token instead of username and password.
+        type: str
+  docker_config:
+    description: Docker client configuration used for registry credentials (default C(~/.docker/config.json)).
+    type: path
+  docker_host:
+    description: The daemon socket, C(unix:///path).
+    type: str
+    default: unix:///var/run/docker.sock
+  timeout:
+    description: Seconds to wait for each answer from the daemon.
+    type: int
+    default: 60
+seealso:
+  - module: fleetops.docker.image_pull
+author:
+  - fleetops engineering (@fleetops)
+"""
+
+EXAMPLES = r"""
+- name: Facts for the fleet's images, failing on any that cannot run here
+  fleetops.docker.image_facts:
+    images: [busybox, alpine, quay.io/centos7/httpd-24-centos7, fleetops/arm64-only:latest]
+    fail_on_incompatible: true
+
+- name: What the registry offers, without pulling
+  fleetops.docker.image_facts:
+    images: [busybox]
+    remote: true
+  register: busybox_facts
+
+- name: Show the architecture of every local image
+  ansible.builtin.debug:
+    msg: "{{ item.key }} is {{ item.value.platform }}"
+  loop: "{{ ansible_facts.docker_images | dict2items }}"
+"""
+
+RETURN = r"""
+images:
+  description:
+    - Image facts keyed by the familiar reference (C(busybox:latest)); also set as C(ansible_facts.docker_images).
+  returned: always
+  type: dict
+  sample:
+    "fleetops/arm64-only:latest":
+      name: fleetops/arm64-only:latest
+      reference: docker.io/fleetops/arm64-only:latest
+      present: true
+      id: sha256:3464c26bb79fe7e16759080c5e63204951601db405cd9485fffdaefdd3a5ec17
+      repo_tags: ["fleetops/arm64-only:latest"]
+      repo_digests: ["fleetops/arm64-only@sha256:db671735cf1f0875da15b9502509224f799257bf3505bf63074098afef2c6377"]
+      os: linux
+      architecture: arm64
+      variant: v8
+      platform: linux/arm64/v8
+      size: 11
+      created: "2024-01-01T00:00:00Z"
+      compatible: false
+      remote:
+        digest: sha256:db671735cf1f0875da15b9502509224f799257bf3505bf63074098afef2c6377
+        media_type: application/vnd.docker.distribution.manifest.v2+json
+        platforms: [linux/arm64/v8]
+        offers_host_platform: false
+        error: null
+host_platform:
+  description: The host's platform, os/arch[/variant].
+  returned: always
+  type: str
+  sample: linux/amd64
+all_compatible:
+  description: True when every present image fits the host platform.
+  returned: always
+  type: bool
+incompatible:
+  description: Familiar references of present images that do not fit the host.
+  returned: always
+  type: list
+  elements: str
+  sample: ["fleetops/arm64-only:latest"]
+missing:
+  description: Requested references not present locally.
+  returned: always
+  type: list
+  elements: str
+ansible_facts:
+  description: C(docker_images) (same as RV(images)) and C(docker_images_host) (host_platform, all_compatible,
+    incompatible, missing).
+  returned: always
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleetops.docker.plugins.module_utils import (
+    _image_reference as refs,
+)
+from ansible_collections.fleetops.docker.plugins.module_utils import (
+    _platforms as platforms,
+)
+from ansible_collections.fleetops.docker.plugins.module_utils._engine_api import (
+    DOCKER_HOST_ARGUMENT_SPEC,
+    EngineAPIError,
+    EngineClient,
+)
+from ansible_collections.fleetops.docker.plugins.module_utils._image_requests import (
+    image_view,
+    parse_items,
+    parse_mirrors,
+    source_for,
+)
+from ansible_collections.fleetops.docker.plugins.module_utils._registry_auth import (
+    RegistryAuth,
+    RegistryAuthError,
+    module_runner,
+)
+
+
+class ImageFacts:
+    """Collect facts for requested references (or all local images) and judge them against the host."""
+
+    def __init__(self, client, host, allow_32bit=False, remote=False, mirrors=None, auth=None):
+        self.client = client
+        self.host = host
+        self.allow_32bit = allow_32bit
+        self.remote = remote
+        self.mirrors = mirrors or {}
+        self.auth = auth
+
+    def for_references(self, requests):
+        return [(r.reference.familiar, r.name, r.reference, self.client.inspect_image(r.local_ref)) for r in requests]
+
+    def for_all_local(self):
+        found = []
+        for summary in self.client.list_images():
+            image = self.client.inspect_image(summary["Id"]) or summary
+            tags = [tag for tag in image.get("RepoTags") or [] if tag != "<none>:<none>"]
+            reference = refs.normalize(tags[0]) if tags else None
+            key = reference.familiar if reference else image["Id"]
+            found.append((key, key, reference, image))
+        return found
+
+    def entry(self, name, reference, image):
+        entry = {"name": name, "reference": str(reference) if reference else None, "present": bool(image)}
+        if image:
+            entry.update(image_view(image))
+            entry["compatible"] = platforms.compatible(platforms.from_image(image), self.host, self.allow_32bit)
+        else:
+            entry.update(id=None, repo_tags=[], repo_digests=[], os=None, architecture=None, variant=None,
+                         platform=None, size=None, created=None, compatible=None)
+        if self.remote and reference:
+            entry["remote"] = self.remote_entry(reference)
+        return entry
+
+    def remote_entry(self, reference):
+        source = source_for(reference, self.mirrors)
+        try:
+            answer = self.client.distribution(str(source), self.auth.header_for(source.domain)) or {}
+        except (EngineAPIError, RegistryAuthError) as exc:
+            return {"digest": None, "media_type": None, "platforms": [], "offers_host_platform": None,
+                    "error": getattr(exc, "daemon_message", None) or str(exc)}
+        descriptor = answer.get("Descriptor") or {}
+        offered = platforms.offered_platforms(answer)
+        return {"digest": descriptor.get("digest"), "media_type": descriptor.get("mediaType"),
+                "platforms": [str(p) for p in offered],
+                "offers_host_platform": any(platforms.compatible(p, self.host, self.allow_32bit) for p in offered),
+                "error": None}
+
+    def gather(self, requests):
+        rows = self.for_references(requests) if requests else self.for_all_local()
+        images = {key: self.entry(name, reference, image) for key, name, reference, image in rows}
+        incompatible = [key for key, _name, _ref, _img in rows if images[key]["compatible"] is False]
+        missing = [key for key, _name, _ref, _img in rows if not images[key]["present"]]
+        verdict = {"host_platform": str(self.host), "all_compatible": not incompatible,
+                   "incompatible": incompatible, "missing": missing}
+        return images, verdict
+
+
+def incompatible_message(images, verdict):
+    details = ["{} is {}, host is {}".format(key, images[key]["platform"], verdict["host_platform"])
+               for key in verdict["incompatible"]]
+    return "Images that cannot run on this host ({}): {}".format(verdict["host_platform"], "; ".join(details))
+
+
+def main():
+    argument_spec = {
+        "images": {"type": "list", "elements": "raw", "default": []},
+        "remote": {"type": "bool", "default": False},
+        "fail_on_incompatible": {"type": "bool", "default": False},
+        "allow_32bit": {"type": "bool", "default": False},
+        "registry_mirrors": {"type": "dict", "default": {}},
+        "registry_auth": {"type": "list", "elements": "dict", "default": [], "options": {
+            "registry": {"type": "str", "required": True},
+            "username": {"type": "str"},
+            "password": {"type": "str", "no_log": True},
+            "identity_token": {"type": "str", "no_log": True},
+        }},
+        "docker_config": {"type": "path"},
+    }
+    argument_spec.update(DOCKER_HOST_ARGUMENT_SPEC)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    params = module.params
+
+    host = platforms.host_platform()
+    try:
+        mirrors = parse_mirrors(params["registry_mirrors"])
+        requests, errors = parse_items(params["images"], mirrors=mirrors, host=host)
+    except ValueError as exc:
+        requests, errors = [], [str(exc)]
+    if errors:
+        module.fail_json(msg="Invalid images or options: " + "; ".join(errors), errors=errors)
+
+    auth = RegistryAuth(params["registry_auth"], params["docker_config"], runner=module_runner(module))
+    try:
+        client = EngineClient(params["docker_host"], params["timeout"])
+        facts = ImageFacts(client, host, params["allow_32bit"], params["remote"], mirrors, auth)
+        images, verdict = facts.gather(requests)
+    except EngineAPIError as exc:
+        module.fail_json(msg=str(exc))
+
+    output = dict(changed=False, images=images, **verdict)
+    output["ansible_facts"] = {"docker_images": images, "docker_images_host": verdict}
+    if params["fail_on_incompatible"] and verdict["incompatible"]:
+        module.fail_json(msg=incompatible_message(images, verdict), **output)
+    module.exit_json(**output)
+
+
+if __name__ == "__main__":
+    main()

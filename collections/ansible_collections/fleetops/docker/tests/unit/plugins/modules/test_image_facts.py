@@ -1,0 +1,154 @@
+"""image_facts against a fake Engine API served over a real UNIX socket (see fake_engine_api.py)."""
+from __future__ import annotations
+
+import os
+
+import pytest
+from ansible_collections.fleetops.docker.plugins.module_utils import _platforms
+from ansible_collections.fleetops.docker.plugins.modules import image_facts
+from ansible_collections.fleetops.docker.tests.unit.plugins.fake_engine_api import (
+    FakeEngine,
+)
+
+# os.uname() results as the targets report them (sysname, nodename, release, version, machine).
+UNAME_AMD64 = ("Linux", "al2-host", "5.10.0", "#1 SMP", "x86_64")
+UNAME_ARM64 = ("Linux", "graviton-host", "6.1.0", "#1 SMP", "aarch64")
+
+
+@pytest.fixture
+def engine():
+    fake = FakeEngine().start()
+    fake.registry("docker.io").push("library/busybox", "latest", ["linux/amd64", "linux/arm64/v8", "linux/arm/v7"])
+    fake.add_local_image("busybox:latest", "linux/amd64")
+    fake.add_local_image("alpine:latest", "linux/amd64")
+    fake.add_local_image("fleetops/arm64-only:latest", "linux/arm64/v8")
+    fake.add_local_image("quay.io/centos7/httpd-24-centos7:latest", "linux/amd64")
+    fake.add_local_image("fleetops/armhf-tool:1", "linux/arm/v7")
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def host(monkeypatch):
+    def use(uname):
+        monkeypatch.setattr(_platforms.os, "uname", lambda: uname)
+    use(UNAME_AMD64)
+    return use
+
+
+def facts_args(engine, images, **extra):
+    args = {"images": images, "docker_host": engine.docker_host}
+    args.update(extra)
+    return args
+
+
+def test_reports_requested_images_and_the_host_verdict(run_module, engine, host):
+    images = ["busybox", "alpine", "quay.io/centos7/httpd-24-centos7", "fleetops/arm64-only:latest", "ghost:1.0"]
+
+    result = run_module(image_facts, facts_args(engine, images))
+
+    assert result.rc == 0, result.get("msg")
+    assert result["changed"] is False
+    facts = result["ansible_facts"]["docker_images"]
+    assert facts == result["images"]
+    assert sorted(facts) == ["alpine:latest", "busybox:latest", "fleetops/arm64-only:latest", "ghost:1.0",
+                             "quay.io/centos7/httpd-24-centos7:latest"]
+    busybox = facts["busybox:latest"]
+    assert busybox["present"] is True and busybox["compatible"] is True
+    assert busybox["reference"] == "docker.io/library/busybox:latest"
+    assert busybox["repo_tags"] == ["busybox:latest"]
+    assert (busybox["os"], busybox["architecture"], busybox["platform"]) == ("linux", "amd64", "linux/amd64")
+    arm = facts["fleetops/arm64-only:latest"]
+    assert (arm["architecture"], arm["variant"], arm["platform"], arm["compatible"]) == ("arm64", "v8", "linux/arm64/v8", False)
+    assert facts["ghost:1.0"]["present"] is False and facts["ghost:1.0"]["compatible"] is None
+    verdict = result["ansible_facts"]["docker_images_host"]
+    assert verdict == {"host_platform": "linux/amd64", "all_compatible": False,
+                       "incompatible": ["fleetops/arm64-only:latest"], "missing": ["ghost:1.0"]}
+    assert result["all_compatible"] is False
+
+
+def test_fail_on_incompatible_names_each_image_and_its_platform(run_module, engine, host):
+    result = run_module(image_facts, facts_args(engine, ["busybox", "fleetops/arm64-only:latest", "fleetops/armhf-tool:1"],
+                                                fail_on_incompatible=True))
+
+    assert result.rc == 1
+    assert result["msg"] == ("Images that cannot run on this host (linux/amd64): fleetops/arm64-only:latest is "
+                             "linux/arm64/v8, host is linux/amd64; fleetops/armhf-tool:1 is linux/arm/v7, host is linux/amd64")
+
+
+def test_arm64_host_flags_amd64_images(run_module, engine, host):
+    host(UNAME_ARM64)
+
+    result = run_module(image_facts, facts_args(engine, ["busybox", "fleetops/arm64-only:latest", "fleetops/armhf-tool:1"]))
+
+    assert result["host_platform"] == "linux/arm64/v8"
+    assert result["incompatible"] == ["busybox:latest", "fleetops/armhf-tool:1"]
+    assert result["images"]["fleetops/arm64-only:latest"]["compatible"] is True
+
+
+def test_allow_32bit_accepts_arm_v7_on_arm64(run_module, engine, host):
+    host(UNAME_ARM64)
+
+    result = run_module(image_facts, facts_args(engine, ["fleetops/armhf-tool:1"], allow_32bit=True))
+
+    assert result["all_compatible"] is True
+
+
+def test_fail_on_incompatible_passes_when_everything_fits(run_module, engine, host):
+    result = run_module(image_facts, facts_args(engine, ["busybox", "alpine"], fail_on_incompatible=True))
+
+    assert result.rc == 0
+    assert result["all_compatible"] is True
+
+
+def test_remote_reports_registry_digest_and_platforms_without_pulling(run_module, engine, host):
+    result = run_module(image_facts, facts_args(engine, ["busybox", "alpine"], remote=True))
+
+    busybox = result["images"]["busybox:latest"]["remote"]
+    assert busybox["digest"] == engine.registries["docker.io"].repos["library/busybox"]["latest"]["digest"]
+    assert busybox["media_type"] == "application/vnd.docker.distribution.manifest.list.v2+json"
+    assert busybox["platforms"] == ["linux/amd64", "linux/arm64/v8", "linux/arm/v7"]
+    assert busybox["offers_host_platform"] is True
+    alpine = result["images"]["alpine:latest"]["remote"]
+    assert alpine["digest"] is None
+    assert "repository does not exist" in alpine["error"]
+    assert engine.calls("POST") == []
+
+
+def test_every_local_image_when_no_images_are_given(run_module, engine, host):
+    result = run_module(image_facts, facts_args(engine, []))
+
+    assert sorted(result["images"]) == ["alpine:latest", "busybox:latest", "fleetops/arm64-only:latest",
+                                        "fleetops/armhf-tool:1", "quay.io/centos7/httpd-24-centos7:latest"]
+    assert result["missing"] == []
+    assert result["incompatible"] == ["fleetops/arm64-only:latest", "fleetops/armhf-tool:1"]
+
+
+def test_check_mode_gives_the_same_facts(run_module, engine, host):
+    normal = run_module(image_facts, facts_args(engine, ["busybox", "fleetops/arm64-only"]))
+    checked = run_module(image_facts, facts_args(engine, ["busybox", "fleetops/arm64-only"]), check_mode=True)
+
+    assert checked["images"] == normal["images"]
+    assert checked["changed"] is False
+
+
+def test_accepts_the_image_pull_item_format(run_module, engine, host):
+    result = run_module(image_facts, facts_args(engine, [{"name": "busybox", "platform": "linux/amd64"}, "alpine"]))
+
+    assert sorted(result["images"]) == ["alpine:latest", "busybox:latest"]
+    assert result["images"]["busybox:latest"]["name"] == "busybox"
+
+
+def test_invalid_reference_fails_before_any_api_call(run_module, engine, host):
+    result = run_module(image_facts, facts_args(engine, ["Busybox"]))
+
+    assert result.rc == 1
+    assert "must be lowercase" in result["msg"]
+    assert engine.requests == []
+
+
+def test_daemon_not_running(run_module, tmp_path, host):
+    result = run_module(image_facts, {"images": ["busybox"], "docker_host": "unix://" + os.path.join(str(tmp_path), "d.sock")})
+
+    assert result.rc == 1
+    assert "Docker daemon is not running" in result["msg"]

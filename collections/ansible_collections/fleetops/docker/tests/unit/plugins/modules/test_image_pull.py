@@ -1,0 +1,337 @@
+"""image_pull against a fake Engine API served over a real UNIX socket (see fake_engine_api.py)."""
+from __future__ import annotations
+
+import json
+import socket
+import threading
+
+import pytest
+from ansible_collections.fleetops.docker.plugins.module_utils import _registry_auth
+from ansible_collections.fleetops.docker.plugins.modules import image_pull
+from ansible_collections.fleetops.docker.tests.unit.plugins.fake_engine_api import (
+    FakeEngine,
+)
+
+BUSYBOX_PLATFORMS = ["linux/amd64", "linux/arm64/v8", "linux/arm/v7"]
+
+
+@pytest.fixture
+def engine():
+    fake = FakeEngine().start()
+    hub = fake.registry("docker.io")
+    hub.push("library/busybox", "latest", BUSYBOX_PLATFORMS)
+    hub.push("library/alpine", "latest", ["linux/amd64", "linux/arm64/v8"])
+    hub.push("fleetops/arm64-only", "latest", ["linux/arm64/v8"])
+    fake.registry("quay.io").push("centos7/httpd-24-centos7", "latest", ["linux/amd64"])
+    yield fake
+    fake.stop()
+
+
+def pull_args(engine, images, **extra):
+    args = {"images": images, "docker_host": engine.docker_host, "retry_delay": 0}
+    args.update(extra)
+    return args
+
+
+def by_name(result):
+    return {image["familiar"]: image for image in result["images"]}
+
+
+def test_pulls_seed_images_concurrently_in_one_task(run_module, engine):
+    engine.pull_barrier = threading.Barrier(3, timeout=10)  # all three pulls must be in flight together
+    images = ["busybox", "alpine", "quay.io/centos7/httpd-24-centos7"]
+
+    result = run_module(image_pull, pull_args(engine, images, concurrency=3))
+
+    assert result.rc == 0, result.get("msg")
+    assert result["changed"] is True
+    assert result["summary"] == {"total": 3, "pulled": 3, "unchanged": 0, "would_pull": 0, "failed": 0}
+    pulled = by_name(result)
+    assert pulled["busybox:latest"]["reference"] == "docker.io/library/busybox:latest"
+    assert pulled["busybox:latest"]["name"] == "busybox"
+    assert pulled["busybox:latest"]["platform"] == "linux/amd64"
+    assert pulled["quay.io/centos7/httpd-24-centos7:latest"]["id"].startswith("sha256:")
+    creates = sorted(call[2]["fromImage"] for call in engine.calls("POST", "/images/create"))
+    assert creates == ["docker.io/library/alpine", "docker.io/library/busybox", "quay.io/centos7/httpd-24-centos7"]
+    assert engine.local("busybox:latest")["Id"] == pulled["busybox:latest"]["id"]
+
+
+def test_second_run_is_unchanged_and_does_not_touch_the_registry(run_module, engine):
+    first = run_module(image_pull, pull_args(engine, ["busybox", "alpine"]))
+    engine.requests.clear()
+
+    second = run_module(image_pull, pull_args(engine, ["busybox", "alpine"]))
+
+    assert first["changed"] is True
+    assert second["changed"] is False
+    assert second["summary"]["unchanged"] == 2
+    assert engine.calls("POST", "/images/create") == []
+    assert engine.calls("GET", "/distribution/") == []
+    assert [i["id"] for i in second["images"]] == [i["id"] for i in first["images"]]
+
+
+def test_check_mode_predicts_and_pulls_nothing(run_module, engine):
+    engine.add_local_image("alpine:latest", digest=engine.registries["docker.io"].repos["library/alpine"]["latest"]["digest"])
+
+    result = run_module(image_pull, pull_args(engine, ["busybox", "alpine"], pull="always"), check_mode=True, diff=True)
+
+    assert result.rc == 0, result.get("msg")
+    assert result["changed"] is True
+    images = by_name(result)
+    assert images["busybox:latest"]["action"] == "would_pull"
+    assert images["busybox:latest"]["remote_digest"] == engine.registries["docker.io"].repos["library/busybox"]["latest"]["digest"]
+    assert images["alpine:latest"]["action"] == "unchanged"
+    assert result["summary"]["would_pull"] == 1
+    assert result["diff"]["before"]["busybox:latest"] == "absent"
+    assert result["diff"]["after"]["busybox:latest"] == "(would pull)"
+    assert engine.calls("POST") == []
+    assert engine.local("busybox:latest") is None
+
+
+def test_check_mode_reports_a_new_remote_digest_for_pull_always(run_module, engine):
+    run_module(image_pull, pull_args(engine, ["busybox"]))
+    engine.registries["docker.io"].push("library/busybox", "latest", BUSYBOX_PLATFORMS, revision="2")
+
+    result = run_module(image_pull, pull_args(engine, ["busybox"], pull="always"), check_mode=True)
+
+    assert result["images"][0]["action"] == "would_pull"
+    assert result["changed"] is True
+    assert len(engine.calls("POST", "/images/create")) == 1  # only the first, real run pulled
+
+
+def test_pull_always_is_changed_only_when_the_image_id_changes(run_module, engine):
+    first = run_module(image_pull, pull_args(engine, ["busybox"], pull="always"))
+    again = run_module(image_pull, pull_args(engine, ["busybox"], pull="always"))
+    engine.registries["docker.io"].push("library/busybox", "latest", BUSYBOX_PLATFORMS, revision="2")
+    updated = run_module(image_pull, pull_args(engine, ["busybox"], pull="always"))
+
+    assert first["changed"] is True
+    assert again["changed"] is False
+    assert len(engine.calls("POST", "/images/create")) == 3  # always asks the registry
+    assert updated["changed"] is True
+    assert updated["images"][0]["previous_id"] == first["images"][0]["id"]
+    assert updated["images"][0]["id"] != first["images"][0]["id"]
+
+
+def test_platform_pull_and_idempotence(run_module, engine):
+    item = {"name": "busybox", "platform": "aarch64"}
+
+    first = run_module(image_pull, pull_args(engine, [item]))
+    second = run_module(image_pull, pull_args(engine, [item]))
+
+    assert first["images"][0]["platform"] == "linux/arm64/v8"
+    assert first["images"][0]["requested_platform"] == "linux/arm64/v8"
+    assert engine.calls("POST", "/images/create")[0][2]["platform"] == "linux/arm64/v8"
+    assert second["changed"] is False
+
+
+def test_platform_not_offered_fails_naming_offered_platforms_after_pulling_the_others(run_module, engine):
+    images = [{"name": "busybox", "platform": "linux/s390x"}, "alpine"]
+
+    result = run_module(image_pull, pull_args(engine, images))
+
+    assert result.rc == 1
+    assert "busybox:latest: the registry does not offer platform linux/s390x; it offers: " \
+           "linux/amd64, linux/arm64/v8, linux/arm/v7" in result["msg"]
+    assert by_name(result)["busybox:latest"]["error_kind"] == "platform_unavailable"
+    assert by_name(result)["alpine:latest"]["action"] == "pulled"
+    assert result["failed_images"] == ["busybox:latest"]
+    assert [c[2]["fromImage"] for c in engine.calls("POST", "/images/create")] == ["docker.io/library/alpine"]
+
+
+def test_platform_stream_error_with_http_200_is_a_failure(run_module, engine, monkeypatch):
+    # Registry metadata not available: the daemon's own in-stream error decides.
+    monkeypatch.setattr(image_pull.ImagePuller, "_remote", lambda self, result, request: None)
+
+    result = run_module(image_pull, pull_args(engine, [{"name": "busybox", "platform": "linux/s390x"}]))
+
+    assert result.rc == 1
+    assert "no matching manifest for linux/s390x in the manifest list entries" in result["msg"]
+    assert result["images"][0]["error_kind"] == "platform_unavailable"
+    assert engine.local("busybox:latest") is None
+
+
+def test_registry_mirror_pulls_from_the_mirror_and_tags_the_canonical_name(run_module, engine):
+    mirror = engine.registry("mirror.example:5000")
+    mirror.push("quay/centos7/httpd-24-centos7", "latest", ["linux/amd64"])
+    mirrors = {"quay.io": "mirror.example:5000/quay"}
+
+    first = run_module(image_pull, pull_args(engine, ["quay.io/centos7/httpd-24-centos7"], registry_mirrors=mirrors))
+    second = run_module(image_pull, pull_args(engine, ["quay.io/centos7/httpd-24-centos7"], registry_mirrors=mirrors,
+                                              pull="always"))
+
+    assert first.rc == 0, first.get("msg")
+    image = first["images"][0]
+    assert image["source"] == "mirror.example:5000/quay/centos7/httpd-24-centos7:latest"
+    assert image["reference"] == "quay.io/centos7/httpd-24-centos7:latest"
+    tag_call = engine.calls("POST", "/images/mirror.example:5000/quay/centos7/httpd-24-centos7:latest/tag")[0]
+    assert tag_call[2] == {"repo": "quay.io/centos7/httpd-24-centos7", "tag": "latest"}
+    local = engine.local("quay.io/centos7/httpd-24-centos7:latest")
+    assert sorted(local["RepoTags"]) == ["mirror.example:5000/quay/centos7/httpd-24-centos7:latest",
+                                         "quay.io/centos7/httpd-24-centos7:latest"]
+    assert image["repo_digest"] == mirror.repos["quay/centos7/httpd-24-centos7"]["latest"]["digest"]
+    assert second["changed"] is False
+    assert not [c for c in engine.calls("POST", "/images/create") if c[2]["fromImage"].startswith("quay.io")]
+
+
+@pytest.mark.parametrize("images, expected", [
+    (["busybox:"], "the tag after ':' is empty"),
+    (["Busybox"], "repository name (library/Busybox) must be lowercase"),
+    (["busybox@sha256:abc"], "a sha256 digest has exactly 64 lower-case hex digits"),
+    ([""], "repository name must have at least one component"),
+    ([{"name": "busybox", "tag": "1"}], "unknown keys tag"),
+    ([{"name": "busybox", "platform": "linux/arm/v7/extra"}], "too many components"),
+    (["busybox", {"name": "busybox", "platform": "linux/arm64"}], "listed twice"),
+])
+def test_invalid_input_fails_before_any_api_call(run_module, engine, images, expected):
+    result = run_module(image_pull, pull_args(engine, images))
+
+    assert result.rc == 1
+    assert "nothing was pulled" in result["msg"]
+    assert expected in result["msg"]
+    assert engine.requests == []
+
+
+def test_missing_tag_is_reported_and_not_retried(run_module, engine):
+    result = run_module(image_pull, pull_args(engine, ["busybox:nope"], retries=3))
+
+    image = result["images"][0]
+    assert result.rc == 1
+    assert image["error_kind"] == "manifest_unknown"
+    assert image["attempts"] == 1
+    assert "the tag or digest does not exist in the registry" in result["msg"]
+    assert "manifest for busybox:nope not found: manifest unknown: manifest unknown" in result["msg"]
+
+
+def test_repository_that_does_not_exist(run_module, engine):
+    result = run_module(image_pull, pull_args(engine, ["fleetops/no-such-repo"]))
+
+    assert result.rc == 1
+    assert result["images"][0]["error_kind"] == "repository_not_found"
+    assert "repository does not exist" in result["msg"]
+
+
+@pytest.mark.parametrize("down, kind, attempts", [("refused", "registry_unreachable", 3),
+                                                   ("no_such_host", "registry_unreachable", 1)])
+def test_registry_down(run_module, engine, down, kind, attempts):
+    engine.registry("registry.example.com", down=down)
+
+    result = run_module(image_pull, pull_args(engine, ["registry.example.com/team/app:1.0"], retries=2))
+
+    assert result.rc == 1
+    assert result["images"][0]["error_kind"] == kind
+    assert result["images"][0]["attempts"] == attempts
+    assert "the registry could not be reached" in result["msg"]
+
+
+@pytest.mark.parametrize("message", [
+    "Get \"https://registry-1.docker.io/v2/\": net/http: TLS handshake timeout",
+    "toomanyrequests: You have reached your pull rate limit.",
+    "received unexpected HTTP status: 503 Service Unavailable",
+    "read tcp 10.0.0.5:41234->10.0.0.9:443: read: connection reset by peer",
+])
+def test_transient_errors_are_retried_until_success(run_module, engine, message):
+    # SYNTHETIC daemon messages: wording of dockerd registry errors seen in public bug reports.
+    engine.fail_pulls["busybox"] = [message, message]
+
+    result = run_module(image_pull, pull_args(engine, ["busybox"], retries=2))
+
+    assert result.rc == 0, result.get("msg")
+    assert result["images"][0]["attempts"] == 3
+    assert result["images"][0]["action"] == "pulled"
+
+
+def test_transient_error_inside_the_stream_is_retried(run_module, engine):
+    engine.fail_in_stream["busybox"] = ["unexpected EOF"]
+
+    result = run_module(image_pull, pull_args(engine, ["busybox"]))
+
+    assert result.rc == 0, result.get("msg")
+    assert result["images"][0]["attempts"] == 2
+
+
+def test_failed_pull_keeps_the_existing_image(run_module, engine):
+    first = run_module(image_pull, pull_args(engine, ["busybox"]))
+    engine.fail_pulls["busybox"] = ["Get \"https://registry-1.docker.io/v2/\": net/http: TLS handshake timeout"] * 5
+
+    result = run_module(image_pull, pull_args(engine, ["busybox"], pull="always", retries=1))
+
+    assert result.rc == 1
+    assert result["images"][0]["attempts"] == 2
+    assert engine.local("busybox:latest")["Id"] == first["images"][0]["id"]
+    assert engine.calls("POST", "/images/docker.io") == []  # no tag call
+
+
+def test_unauthorized_without_credentials(run_module, engine):
+    engine.registry("registry.example.com", credentials=("deploy", "s3cret")).push("team/app", "1.0", ["linux/amd64"])
+
+    result = run_module(image_pull, pull_args(engine, ["registry.example.com/team/app:1.0"],
+                                              docker_config="/nonexistent/config.json"))
+
+    assert result.rc == 1
+    assert result["images"][0]["error_kind"] == "unauthorized"
+    assert "no basic auth credentials" in result["msg"]
+    assert "X-Registry-Auth" not in engine.calls("POST", "/images/create")[0][3]
+
+
+def test_registry_auth_option_sends_header_and_hides_the_password(run_module, engine):
+    engine.registry("registry.example.com", credentials=("deploy", "s3cret")).push("team/app", "1.0", ["linux/amd64"])
+    auth = [{"registry": "registry.example.com", "username": "deploy", "password": "s3cret"}]
+
+    result = run_module(image_pull, pull_args(engine, ["registry.example.com/team/app:1.0"], registry_auth=auth))
+
+    assert result.rc == 0, result.get("msg")
+    header = engine.calls("POST", "/images/create")[0][3]["X-Registry-Auth"]
+    assert _registry_auth.decode_header(header) == {
+        "username": "deploy", "password": "s3cret", "serveraddress": "registry.example.com"}
+    assert "s3cret" not in json.dumps(dict(result))
+
+
+def test_wrong_password_is_unauthorized(run_module, engine):
+    engine.registry("registry.example.com", credentials=("deploy", "s3cret")).push("team/app", "1.0", ["linux/amd64"])
+    auth = [{"registry": "registry.example.com", "username": "deploy", "password": "wrong"}]
+
+    result = run_module(image_pull, pull_args(engine, ["registry.example.com/team/app:1.0"], registry_auth=auth))
+
+    assert result["images"][0]["error_kind"] == "unauthorized"
+    assert "unauthorized: authentication required" in result["msg"]
+
+
+def test_digest_reference_is_pulled_by_digest_and_idempotent(run_module, engine):
+    digest = engine.registries["docker.io"].repos["library/alpine"]["latest"]["digest"]
+    reference = "alpine:3.19@" + digest
+
+    first = run_module(image_pull, pull_args(engine, [reference]))
+    second = run_module(image_pull, pull_args(engine, [reference]))
+
+    assert first["images"][0]["reference"] == "docker.io/library/alpine@" + digest
+    assert engine.calls("POST", "/images/create")[0][2] == {"fromImage": "docker.io/library/alpine", "tag": digest}
+    assert first["changed"] is True
+    assert second["changed"] is False
+
+
+def test_daemon_not_running(run_module, tmp_path):
+    result = run_module(image_pull, {"images": ["busybox"], "docker_host": f"unix://{tmp_path}/docker.sock"})
+
+    assert result.rc == 1
+    assert f"Docker daemon is not running or its socket {tmp_path}/docker.sock does not exist" in result["msg"]
+
+
+def test_permission_denied_on_the_socket(run_module, engine, monkeypatch):
+    def denied(self, address):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(socket.socket, "connect", denied)
+
+    result = run_module(image_pull, pull_args(engine, ["busybox"]))
+
+    assert result.rc == 1
+    assert f"Permission denied on the Docker socket {engine.socket_path}" in result["msg"]
+    assert "'docker' group" in result["msg"] and "become: true" in result["msg"]
+
+
+def test_tcp_docker_host_is_refused_clearly(run_module):
+    result = run_module(image_pull, {"images": ["busybox"], "docker_host": "tcp://10.0.0.1:2375"})
+
+    assert result.rc == 1
+    assert "only local UNIX sockets" in result["msg"]
