@@ -32,7 +32,7 @@ $(VENV)/.installed: requirements.txt
 ## ---------------------------------------------------------------- the two commands
 run: venv
 	$(FLEET) up
-	$(BIN)/ansible-playbook playbooks/site.yml
+	$(BIN)/ansible-playbook playbooks/site.yml -e fleet_report_path=$(CURDIR)/.fleet/report.txt
 	@cat .fleet/report.txt
 
 test: venv
