@@ -378,7 +378,8 @@ class Backend:
                 break
             if self._clock() >= self._deadline:
                 raise PackageManagerError(
-                    f"Package manager lock still held after lock_timeout={self.lock_timeout}s: {lock_line}; nothing was changed.", cmd=argv, rc=rc, stdout=out, stderr=err)
+                    f"Package manager lock still held after lock_timeout={self.lock_timeout}s: {lock_line}; nothing was changed.",
+                    cmd=argv, rc=rc, stdout=out, stderr=err)
             self._sleep(LOCK_POLL_SECONDS)
         unreachable = _first_match(self.spec["unreachable_patterns"], text)
         if unreachable:

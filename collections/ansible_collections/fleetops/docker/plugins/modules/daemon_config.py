@@ -1,5 +1,4 @@
 #!/usr/bin/python
-# ruff: noqa: EXE001 -- Ansible modules carry a shebang but are not executable
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 DOCUMENTATION = r"""

@@ -1,5 +1,4 @@
 #!/usr/bin/python
-# ruff: noqa: EXE001 -- Ansible modules carry a shebang but are not executable
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 DOCUMENTATION = r"""
@@ -306,7 +305,8 @@ class EngineManager:
                 action = "none" if order == 0 else "install" if current is None else "upgrade" if order < 0 else "downgrade"
                 plan.append((current, current if order == 0 else target, action))
         if unknown:
-            self.fail("Unknown package(s) for {}: {} - not installed and not available from any enabled repository".format(self.backend.name, ", ".join(unknown)))
+            self.fail("Unknown package(s) for {}: {} - not installed and not available from any enabled repository".format(
+                self.backend.name, ", ".join(unknown)))
         if unavailable:
             self.fail("Pinned version not available: {}".format("; ".join(unavailable)))
         return plan

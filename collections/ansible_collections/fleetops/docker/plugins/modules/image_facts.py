@@ -16,7 +16,10 @@ description:
 attributes:
   check_mode:
     support: full
-    description: Read-only; gives the same facts in check mode.
+    description:
+      - Read-only; gives the same facts in check mode.
+      - When the daemon is not reachable in check mode (a fresh host whose engine the same run would install),
+        the requested images are reported as missing with a warning instead of failing.
   diff_mode:
     support: none
     description: Changes nothing, so there is no diff.
@@ -166,6 +169,7 @@ from ansible_collections.fleetops.docker.plugins.module_utils import (
 )
 from ansible_collections.fleetops.docker.plugins.module_utils._engine_api import (
     DOCKER_HOST_ARGUMENT_SPEC,
+    DaemonConnectionError,
     EngineAPIError,
     EngineClient,
 )
@@ -281,6 +285,13 @@ def main():
         client = EngineClient(params["docker_host"], params["timeout"])
         facts = ImageFacts(client, host, params["allow_32bit"], params["remote"], mirrors, auth)
         images, verdict = facts.gather(requests)
+    except DaemonConnectionError as exc:
+        if not (module.check_mode and requests):
+            module.fail_json(msg=str(exc))
+        # Check mode before the engine exists (a fresh host): report the images as missing, do not fail.
+        module.warn(f"{exc} -- check mode reports the requested images as missing.")
+        images = {r.reference.familiar: facts.entry(r.name, r.reference, None) for r in requests}
+        verdict = {"host_platform": str(host), "all_compatible": True, "incompatible": [], "missing": list(images)}
     except EngineAPIError as exc:
         module.fail_json(msg=str(exc))
 

@@ -20,7 +20,10 @@ description:
 attributes:
   check_mode:
     support: full
-    description: Asks the registry for each remote digest and reports which images would change; pulls nothing.
+    description:
+      - Asks the registry for each remote digest and reports which images would change; pulls nothing.
+      - When the daemon is not reachable in check mode (a fresh host whose engine the same run would install),
+        every image is reported as C(would_pull) with a warning instead of failing.
   diff_mode:
     support: full
     description: Shows the local image ID behind each reference before and after.
@@ -280,13 +283,17 @@ class ImagePuller:
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
             return list(pool.map(self.process, requests))
 
+    @staticmethod
+    def new_result(request):
+        return {"name": request.name, "reference": str(request.reference), "familiar": request.reference.familiar,
+                "source": str(request.source), "requested_platform": str(request.platform or "") or None,
+                "previous_id": None, "id": None, "platform": None, "repo_digest": None, "remote_digest": None,
+                "action": "unchanged", "changed": False, "failed": False, "attempts": 0, "error_kind": None,
+                "msg": ""}
+
     def process(self, request):
         started = time.time()
-        result = {"name": request.name, "reference": str(request.reference), "familiar": request.reference.familiar,
-                  "source": str(request.source), "requested_platform": str(request.platform or "") or None,
-                  "previous_id": None, "id": None, "platform": None, "repo_digest": None, "remote_digest": None,
-                  "action": "unchanged", "changed": False, "failed": False, "attempts": 0, "error_kind": None,
-                  "msg": ""}
+        result = self.new_result(request)
         try:
             before = self.client.inspect_image(request.local_ref)
             result["previous_id"] = result["id"] = (before or {}).get("Id")
@@ -419,11 +426,22 @@ def main():
         headers = resolve_auth_headers(requests, auth)
         client = EngineClient(params["docker_host"], params["timeout"])
         client.version()
+        daemon_down = None
+    except DaemonConnectionError as exc:
+        if not module.check_mode:
+            module.fail_json(msg=str(exc))
+        daemon_down = exc
     except (RegistryAuthError, EngineAPIError) as exc:
         module.fail_json(msg=str(exc))
 
     puller = ImagePuller(client, headers, module.check_mode, params["retries"], params["retry_delay"])
-    results = puller.run(requests, params["concurrency"])
+    if daemon_down:
+        # Check mode before the engine exists (a fresh host): every image would be pulled.
+        module.warn(f"{daemon_down} -- check mode reports every image as would_pull.")
+        results = [dict(puller.new_result(request), action="would_pull", changed=True, seconds=0.0)
+                   for request in requests]
+    else:
+        results = puller.run(requests, params["concurrency"])
     summary = summarize(results)
     failed = [r for r in results if r["failed"]]
     output = {"changed": any(r["changed"] for r in results), "images": results, "summary": summary,

@@ -86,8 +86,8 @@ def test_detect_platform_rejects_unsupported(text):
 
 
 def test_package_names_map_logical_names_per_os_and_pass_others_through():
-    assert b.package_names("debian", b.STACK) == [("docker", "docker.io"), ("containerd", "containerd"),
-                                                 ("runc", "runc"), ("libcgroup", "cgroup-tools"), ("pigz", "pigz")]
+    assert b.package_names("debian", b.STACK) == [
+        ("docker", "docker.io"), ("containerd", "containerd"), ("runc", "runc"), ("libcgroup", "cgroup-tools"), ("pigz", "pigz")]
     assert [real for _l, real in b.package_names("rhel", b.STACK)] == ["docker-ce", "containerd.io", "pigz"]
     assert b.package_names("amzn2", ["docker", "amazon-ecr-credential-helper", "docker"]) == [
         ("docker", "docker"), ("amazon-ecr-credential-helper", "amazon-ecr-credential-helper")]
@@ -104,8 +104,8 @@ def make_backend(name, results):
 
 
 def test_backend_treats_benign_stderr_as_success_and_other_failures_as_errors():
-    backend, _calls = make_backend("apt", [(1, out.DPKG_PARTIAL_OUT, out.DPKG_PARTIAL_ERR),
-                                          (1, "", "dpkg-query: error: database is locked\n")])
+    backend, _calls = make_backend("apt", [
+        (1, out.DPKG_PARTIAL_OUT, out.DPKG_PARTIAL_ERR), (1, "", "dpkg-query: error: database is locked\n")])
     assert sorted(backend.installed(["docker.io", "pigz"])) == ["docker.io"]
     with pytest.raises(b.PackageManagerError) as failure:
         backend.installed(["pigz"])

@@ -262,7 +262,7 @@ def test_diff_shows_package_versions_before_and_after(env, run_module):
     assert result["diff"]["before"] == {"docker": "20.10.25-1.amzn2.0.4", "containerd": "1.7.11-1.amzn2.0.1",
                                         "runc": "1.1.11-1.amzn2", "libcgroup": "0.41-21.amzn2",
                                         "pigz": "2.3.4-1.amzn2.0.1"}
-    assert result["diff"]["after"] == {name: None for name in AL2_NAMES}
+    assert result["diff"]["after"] == dict.fromkeys(AL2_NAMES)
 
 
 def test_latest_upgrades_an_old_docker_only(env, run_module):

@@ -152,3 +152,14 @@ def test_daemon_not_running(run_module, tmp_path, host):
 
     assert result.rc == 1
     assert "Docker daemon is not running" in result["msg"]
+
+
+def test_check_mode_without_a_daemon_reports_images_missing(run_module, tmp_path, host):
+    socket_path = "unix://" + os.path.join(str(tmp_path), "d.sock")
+
+    result = run_module(image_facts, {"images": ["busybox"], "docker_host": socket_path}, check_mode=True)
+
+    assert result.rc == 0
+    assert result["missing"] == ["busybox:latest"]
+    assert result["images"]["busybox:latest"]["present"] is False
+    assert "check mode reports the requested images as missing" in result.warning_texts[0]

@@ -317,6 +317,18 @@ def test_daemon_not_running(run_module, tmp_path):
     assert f"Docker daemon is not running or its socket {tmp_path}/docker.sock does not exist" in result["msg"]
 
 
+def test_check_mode_without_a_daemon_predicts_every_pull(run_module, tmp_path):
+    args = {"images": ["busybox", "quay.io/centos7/httpd-24-centos7"], "docker_host": f"unix://{tmp_path}/docker.sock"}
+
+    result = run_module(image_pull, args, check_mode=True)
+
+    assert result.rc == 0
+    assert result["changed"] is True
+    assert [image["action"] for image in result["images"]] == ["would_pull", "would_pull"]
+    assert result["summary"]["would_pull"] == 2
+    assert "check mode reports every image as would_pull" in result.warning_texts[0]
+
+
 def test_permission_denied_on_the_socket(run_module, engine, monkeypatch):
     def denied(self, address):
         raise PermissionError(13, "Permission denied")
