@@ -60,6 +60,7 @@ changelog: venv
 
 ## ---------------------------------------------------------------- the fleet
 harness: venv
+	$(FLEET) prepare
 	$(BIN)/python -m pytest -q tests/harness
 
 fleet-up: venv

@@ -150,24 +150,30 @@ class Registry:
         return sha256(data), len(data)
 
 
-def push_image(registry, repo, platform, layers, tags=()):
-    """Push one single-platform image by digest (and under `tags`); returns (manifest digest, size)."""
-    descriptors, diff_ids = [], []
-    for blob, diff_id in layers:
-        descriptors.append({"mediaType": LAYER, "size": len(blob), "digest": registry.push_blob(repo, blob)})
-        diff_ids.append(diff_id)
+def image_manifest(platform, layers):
+    """The config blob and schema2 manifest of a single-platform image made of `layers` (blob, diff_id)."""
     config = dict(platform, created=CREATED,
                   config={"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
                           "Cmd": ["sh"]},
-                  rootfs={"type": "layers", "diff_ids": diff_ids},
+                  rootfs={"type": "layers", "diff_ids": [diff_id for _, diff_id in layers]},
                   history=[{"created": CREATED, "created_by": "fleetops fixture layer"} for _ in layers])
     config_blob = json.dumps(config, sort_keys=True).encode()
     manifest = {"schemaVersion": 2, "mediaType": MANIFEST,
-                "config": {"mediaType": CONFIG, "size": len(config_blob),
-                           "digest": registry.push_blob(repo, config_blob)},
-                "layers": descriptors}
-    digest = sha256(json.dumps(manifest, indent=3).encode())
-    return registry.push_manifest(repo, [digest, *tags], MANIFEST, manifest)
+                "config": {"mediaType": CONFIG, "size": len(config_blob), "digest": sha256(config_blob)},
+                "layers": [{"mediaType": LAYER, "size": len(blob), "digest": sha256(blob)} for blob, _ in layers]}
+    return config_blob, manifest
+
+
+def manifest_digest(manifest):
+    return sha256(json.dumps(manifest, indent=3).encode())
+
+
+def push_image(registry, repo, platform, layers, tags=()):
+    """Push one single-platform image by digest (and under `tags`); returns (manifest digest, size)."""
+    config_blob, manifest = image_manifest(platform, layers)
+    for blob in [blob for blob, _ in layers] + [config_blob]:
+        registry.push_blob(repo, blob)
+    return registry.push_manifest(repo, [manifest_digest(manifest), *tags], MANIFEST, manifest)
 
 
 def busybox_layers(arch, extra, cache):

@@ -258,7 +258,7 @@ def wait_ssh(name, port, key, seconds=60):
 
 
 def write_inventory(hosts, key):
-    inventory = {"fleet": {"hosts": hosts,
+    inventory = {"docker_hosts": {"hosts": hosts,
                            "vars": {"ansible_user": "admin",
                                     "ansible_ssh_private_key_file": str(key)}}}
     path = ROOT / "inventory" / "local" / "hosts.yml"
