@@ -75,6 +75,7 @@ molecule-amazon: venv
 
 bench: venv
 	$(FLEET) up
+	$(BIN)/ansible-playbook playbooks/site.yml
 	$(BIN)/python bench/run.py
 
 clean:

@@ -12,6 +12,7 @@ it as the host `quay.io`.
 """
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import io
@@ -46,6 +47,7 @@ CATALOGUE = [
       {"var/www/html/index.html": "<h1>fleetops stand-in</h1>\n"}]),
     ("fleetops/arm64-only", "latest", ["arm64"], []),
 ]
+PRIVATE = ("fleetops/private", "1.0", {"etc/fleetops-private": "only for the registry's account\n"})
 PINNED = ("fleetops/pinned", "1.0", {"etc/fleetops-pinned": "a fixture whose digest never changes\n"})
 PINNED_DIGEST = "sha256:9e8f6b9f46ac032e154370e40789d89758309e101d36ba083bec8723be38949c"
 
@@ -112,12 +114,16 @@ def apt_update(env):
 class Registry:
     """Just enough of the registry v2 push protocol."""
 
-    def __init__(self, url):
+    def __init__(self, url, credentials=None):
         self.url = url.rstrip("/")
+        self.auth = {}
+        if credentials:
+            token = base64.b64encode(":".join(credentials).encode()).decode()
+            self.auth = {"Authorization": f"Basic {token}"}
 
     def _request(self, method, path, data=None, headers=None):
         req = urllib.request.Request(path if path.startswith("http") else self.url + path, data=data,
-                                     method=method, headers=headers or {})
+                                     method=method, headers=dict(self.auth, **(headers or {})))
         try:
             with urllib.request.urlopen(req, timeout=60) as resp:
                 return resp.status, resp.headers, resp.read()
@@ -203,3 +209,10 @@ def push_all(url, cache):
     if digests[f"{repo}:{tag}"] != PINNED_DIGEST:
         raise RuntimeError(f"{repo}:{tag} is no longer reproducible: {digests[f'{repo}:{tag}']} != {PINNED_DIGEST}")
     return digests
+
+
+def push_private(url, credentials):
+    """The private registry (basic auth) holds one image, for authenticated and unauthorized pulls."""
+    repo, tag, files = PRIVATE
+    digest, _ = push_image(Registry(url, credentials), repo, PLATFORMS["amd64"], [tar_layer(files)], [tag])
+    return {f"private:{repo}:{tag}": digest}

@@ -31,6 +31,7 @@ SPEC = json.loads((HERE / "host_spec.json").read_text())
 HOST_IMAGE = "fleetops/host"
 NETWORK = SPEC["network"]
 REGISTRY = "fleetops-registry"
+PRIVATE_REGISTRY = "fleetops-registry-private"
 HOST_PREFIX = "fleet-host"
 LABEL = "fleetops.fleet=1"
 DOCKERD_LOG = Path("/var/log/fleetops-dockerd.log")
@@ -184,27 +185,52 @@ def published_port(name, port):
 
 
 # ---------------------------------------------------------------- registry
+# The private registry's test-only account (the password is no secret: it guards fixtures on a private network).
+PRIVATE_USER, PRIVATE_PASSWORD = "fleet", "fleet-test-password"
+
+
+def start_registry(name, aliases, config, volume, extra=()):
+    args = [arg for alias in aliases for arg in ("--network-alias", alias)]
+    started = run_container(name, [*args, "-p", "127.0.0.1::80", "-v", f"{volume}:/var/lib/docker-registry",
+                                   "-v", f"{config}:/etc/docker/registry/config.yml:ro", *extra],
+                            ["/usr/bin/docker-registry", "serve", "/etc/docker/registry/config.yml"])
+    url = f"http://127.0.0.1:{published_port(name, 80)}"
+    wait_http(url + "/v2/", 30, ok_statuses=(200, 401))
+    if started:
+        log(f"{name} answers at {url} (aliases: {', '.join(aliases)})")
+    return url
+
+
+def htpasswd():
+    """A bcrypt htpasswd line for the private registry's test account."""
+    import bcrypt  # comes with paramiko in requirements.txt
+
+    path = STATE / "registry" / "htpasswd"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        hashed = bcrypt.hashpw(PRIVATE_PASSWORD.encode(), bcrypt.gensalt(rounds=10)).decode()
+        path.write_text(f"{PRIVATE_USER}:{hashed}\n")
+    return path
+
+
 def ensure_registry():
     ensure_network()
-    config = HERE / "registry" / "config.yml"
-    aliases = [arg for alias in SPEC["registry_aliases"] for arg in ("--network-alias", alias)]
-    started = run_container(REGISTRY, [*aliases, "-p", "127.0.0.1::80",
-                                       "-v", "fleetops-registry-data:/var/lib/docker-registry",
-                                       "-v", f"{config}:/etc/docker/registry/config.yml:ro"],
-                            ["/usr/bin/docker-registry", "serve", "/etc/docker/registry/config.yml"])
-    url = f"http://127.0.0.1:{published_port(REGISTRY, 80)}"
-    wait_http(url + "/v2/", 30)
-    if started:
-        log(f"registry stand-in answers at {url} (aliases: {', '.join(SPEC['registry_aliases'])})")
+    url = start_registry(REGISTRY, SPEC["registry_aliases"], HERE / "registry" / "config.yml",
+                         "fleetops-registry-data")
+    private_url = start_registry(PRIVATE_REGISTRY, [SPEC["private_registry_alias"]],
+                                 HERE / "registry" / "private.yml", "fleetops-registry-private-data",
+                                 ["-v", f"{htpasswd()}:/etc/docker/registry/htpasswd:ro"])
     sys.path.insert(0, str(HERE))
-    import fixtures  # noqa: E402  (needs the registry up)
+    import fixtures  # noqa: E402
 
     digests = fixtures.push_all(url, STATE / "cache")
+    digests.update(fixtures.push_private(private_url, (PRIVATE_USER, PRIVATE_PASSWORD)))
     (STATE / "fixtures.json").write_text(json.dumps(digests, indent=2) + "\n")
     return url
 
 
-def wait_http(url, seconds):
+def wait_http(url, seconds, ok_statuses=(200,)):
+    import urllib.error
     import urllib.request
 
     deadline = time.monotonic() + seconds
@@ -212,6 +238,12 @@ def wait_http(url, seconds):
         try:
             urllib.request.urlopen(url, timeout=2).close()
             return
+        except urllib.error.HTTPError as exc:
+            if exc.code in ok_statuses:
+                return
+            if time.monotonic() > deadline:
+                die(f"{url} answered {exc.code} within {seconds} s")
+            time.sleep(0.5)
         except OSError as exc:
             if time.monotonic() > deadline:
                 die(f"{url} did not answer within {seconds} s: {exc}")
@@ -275,7 +307,7 @@ def remove_hosts(everything):
             docker("rm", "-f", "-v", name)
             docker("volume", "rm", f"{name}-docker", check=False)
     if everything:
-        docker("volume", "rm", "fleetops-registry-data", check=False)
+        docker("volume", "rm", "fleetops-registry-data", "fleetops-registry-private-data", check=False)
         docker("network", "rm", NETWORK, check=False)
     (ROOT / "inventory" / "local" / "hosts.yml").unlink(missing_ok=True)
 
