@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+import fixtures  # tests/fleet/fixtures.py, beside this script
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 STATE = Path(os.environ.get("FLEET_STATE_DIR", ROOT / ".fleet"))
@@ -220,9 +222,6 @@ def ensure_registry():
     private_url = start_registry(PRIVATE_REGISTRY, [SPEC["private_registry_alias"]],
                                  HERE / "registry" / "private.yml", "fleetops-registry-private-data",
                                  ["-v", f"{htpasswd()}:/etc/docker/registry/htpasswd:ro"])
-    sys.path.insert(0, str(HERE))
-    import fixtures  # noqa: E402
-
     digests = fixtures.push_all(url, STATE / "cache")
     digests.update(fixtures.push_private(private_url, (PRIVATE_USER, PRIVATE_PASSWORD)))
     (STATE / "fixtures.json").write_text(json.dumps(digests, indent=2) + "\n")
@@ -296,7 +295,7 @@ def write_inventory(hosts, key):
     path = ROOT / "inventory" / "local" / "hosts.yml"
     path.write_text("# Written by tests/fleet/fleet.py up: the local test fleet.\n" + json.dumps(inventory, indent=2)
                     + "\n")
-    ports = ", ".join("%s=127.0.0.1:%d" % (name, host["ansible_port"]) for name, host in hosts.items())
+    ports = ", ".join(f"{name}=127.0.0.1:{host['ansible_port']}" for name, host in hosts.items())
     log(f"inventory: {path} ({ports})")
 
 

@@ -145,12 +145,12 @@ class EngineClient:
             conn.connect()
         except SOCKET_TIMEOUT:
             raise DaemonConnectionError(
-                f"Timed out after {self.timeout}s connecting to the Docker socket {self.socket_path}")
+                f"Timed out after {self.timeout}s connecting to the Docker socket {self.socket_path}") from None
         except OSError as exc:
             template = CONNECT_ERRORS.get(exc.errno)
             if template is None:
-                raise DaemonConnectionError(f"Cannot connect to the Docker socket {self.socket_path}: {exc}")
-            raise DaemonConnectionError(template.format(path=self.socket_path, error=exc))
+                raise DaemonConnectionError(f"Cannot connect to the Docker socket {self.socket_path}: {exc}") from exc
+            raise DaemonConnectionError(template.format(path=self.socket_path, error=exc)) from exc
         return conn
 
     def _url(self, path, params=None, versioned=True):
@@ -174,10 +174,10 @@ class EngineClient:
         except SOCKET_TIMEOUT:
             conn.close()
             raise DaemonConnectionError(
-                f"Timed out after {self.timeout}s waiting for the Docker daemon to answer {method} {path}")
+                f"Timed out after {self.timeout}s waiting for the Docker daemon to answer {method} {path}") from None
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
-            raise DaemonConnectionError(f"Connection to the Docker daemon failed during {method} {path}: {exc}")
+            raise DaemonConnectionError(f"Connection to the Docker daemon failed during {method} {path}: {exc}") from exc
         if response.status >= 400:
             raw = self._read(conn, response, method, path)
             conn.close()
@@ -190,7 +190,7 @@ class EngineClient:
         except SOCKET_TIMEOUT:
             conn.close()
             raise DaemonConnectionError(
-                f"Timed out after {self.timeout}s reading the answer to {method} {path}")
+                f"Timed out after {self.timeout}s reading the answer to {method} {path}") from None
 
     @staticmethod
     def _http_error(method, path, status, raw):
@@ -216,7 +216,7 @@ class EngineClient:
         try:
             return json.loads(text)
         except ValueError:
-            raise EngineAPIError(f"Docker daemon answered {method} {path} with non-JSON data: {text[:200]!r}")
+            raise EngineAPIError(f"Docker daemon answered {method} {path} with non-JSON data: {text[:200]!r}") from None
 
     # --- version negotiation ---------------------------------------------------------------
     @property
@@ -289,9 +289,9 @@ class EngineClient:
             return response.read1(65536) if hasattr(response, "read1") else response.read(65536)
         except SOCKET_TIMEOUT:
             raise DaemonConnectionError(
-                f"Timed out after {self.timeout}s waiting for progress of {method} {path}")
+                f"Timed out after {self.timeout}s waiting for progress of {method} {path}") from None
         except (OSError, http.client.HTTPException) as exc:
-            raise DaemonConnectionError(f"Connection to the Docker daemon broke during {method} {path}: {exc}")
+            raise DaemonConnectionError(f"Connection to the Docker daemon broke during {method} {path}: {exc}") from exc
 
     # --- image endpoints -------------------------------------------------------------------
     def inspect_image(self, name):

@@ -94,7 +94,7 @@ class RegistryAuth:
                     with open(self.config_path) as handle:
                         self._config = json.load(handle) or {}
                 except (OSError, ValueError) as exc:
-                    raise RegistryAuthError(f"Cannot read docker config {self.config_path}: {exc}")
+                    raise RegistryAuthError(f"Cannot read docker config {self.config_path}: {exc}") from exc
         return self._config
 
     def header_for(self, domain):
@@ -139,7 +139,7 @@ class RegistryAuth:
             username, password = base64.b64decode(encoded).decode("utf-8").split(":", 1)
         except (ValueError, TypeError):
             raise RegistryAuthError(
-                f"The 'auth' value for {registry_key(domain)} in {self.config_path} is not base64 'user:password'")
+                f"The 'auth' value for {registry_key(domain)} in {self.config_path} is not base64 'user:password'") from None
         return {"username": username, "password": password, "serveraddress": registry_key(domain)}
 
     def _from_helper(self, helper, domain):
@@ -159,7 +159,7 @@ class RegistryAuth:
         try:
             answer = json.loads(out)
         except ValueError:
-            raise RegistryAuthError(f"{program} get returned non-JSON output for {server}")
+            raise RegistryAuthError(f"{program} get returned non-JSON output for {server}") from None
         username, secret = answer.get("Username") or "", answer.get("Secret") or ""
         if username == TOKEN_USERNAME:
             return {"identitytoken": secret, "serveraddress": server}

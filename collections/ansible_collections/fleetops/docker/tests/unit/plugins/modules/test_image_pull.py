@@ -211,8 +211,10 @@ def test_repository_that_does_not_exist(run_module, engine):
     assert "repository does not exist" in result["msg"]
 
 
-@pytest.mark.parametrize("down, kind, attempts", [("refused", "registry_unreachable", 3),
-                                                   ("no_such_host", "registry_unreachable", 1)])
+@pytest.mark.parametrize("down, kind, attempts", [
+    ("refused", "registry_unreachable", 3),
+    ("no_such_host", "registry_unreachable", 1),
+])
 def test_registry_down(run_module, engine, down, kind, attempts):
     engine.registry("registry.example.com", down=down)
 
