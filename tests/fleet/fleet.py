@@ -91,7 +91,7 @@ def ensure_engine():
 
 def apt_install(*packages):
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    sh("apt-get", "update", "-q", env=env)
+    fixtures.apt_update(env)
     sh("apt-get", "install", "-y", "-q", *packages, env=env)
 
 
@@ -252,6 +252,8 @@ def wait_http(url, seconds, ok_statuses=(200,)):
 # ---------------------------------------------------------------- hosts
 def ssh_key():
     key = STATE / "ssh" / "id_ed25519"
+    if not shutil.which("ssh-keygen") or not shutil.which("ssh"):
+        apt_install("openssh-client")
     if not key.exists():
         key.parent.mkdir(parents=True, exist_ok=True)
         sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "fleetops-local-fleet", "-f", str(key))

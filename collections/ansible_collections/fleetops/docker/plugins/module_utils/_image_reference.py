@@ -90,13 +90,11 @@ class ImageReference(namedtuple("ImageReference", "domain path tag digest")):
     def name(self):
         return self.domain + "/" + self.path if self.domain else self.path
 
+    def _with_suffix(self, name):
+        return name + (":" + self.tag if self.tag else "") + ("@" + self.digest if self.digest else "")
+
     def __str__(self):
-        text = self.name
-        if self.tag:
-            text += ":" + self.tag
-        if self.digest:
-            text += "@" + self.digest
-        return text
+        return self._with_suffix(self.name)
 
     @property
     def familiar_name(self):
@@ -110,12 +108,7 @@ class ImageReference(namedtuple("ImageReference", "domain path tag digest")):
 
     @property
     def familiar(self):
-        text = self.familiar_name
-        if self.tag:
-            text += ":" + self.tag
-        if self.digest:
-            text += "@" + self.digest
-        return text
+        return self._with_suffix(self.familiar_name)
 
     @property
     def pull_tag(self):

@@ -25,6 +25,18 @@ HELPER_GET = ("get",)  # docker-credential-<name> get   (server URL on stdin, JS
 HELPER_NOT_FOUND_MARKERS = ("credentials not found", "no credentials")
 TOKEN_USERNAME = "<token>"
 
+# Options shared by the modules that talk to registries (image_pull, image_facts).
+REGISTRY_ARGUMENT_SPEC = {
+    "registry_mirrors": {"type": "dict", "default": {}},
+    "registry_auth": {"type": "list", "elements": "dict", "default": [], "options": {
+        "registry": {"type": "str", "required": True},
+        "username": {"type": "str"},
+        "password": {"type": "str", "no_log": True},
+        "identity_token": {"type": "str", "no_log": True},
+    }},
+    "docker_config": {"type": "path"},
+}
+
 
 def module_runner(module):
     """Adapt AnsibleModule.run_command to the runner signature (args, stdin) -> (rc, out, err)."""

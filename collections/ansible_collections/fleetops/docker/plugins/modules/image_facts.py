@@ -180,6 +180,7 @@ from ansible_collections.fleetops.docker.plugins.module_utils._image_requests im
     source_for,
 )
 from ansible_collections.fleetops.docker.plugins.module_utils._registry_auth import (
+    REGISTRY_ARGUMENT_SPEC,
     RegistryAuth,
     RegistryAuthError,
     module_runner,
@@ -258,16 +259,9 @@ def main():
         "remote": {"type": "bool", "default": False},
         "fail_on_incompatible": {"type": "bool", "default": False},
         "allow_32bit": {"type": "bool", "default": False},
-        "registry_mirrors": {"type": "dict", "default": {}},
-        "registry_auth": {"type": "list", "elements": "dict", "default": [], "options": {
-            "registry": {"type": "str", "required": True},
-            "username": {"type": "str"},
-            "password": {"type": "str", "no_log": True},
-            "identity_token": {"type": "str", "no_log": True},
-        }},
-        "docker_config": {"type": "path"},
     }
     argument_spec.update(DOCKER_HOST_ARGUMENT_SPEC)
+    argument_spec.update(REGISTRY_ARGUMENT_SPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
 
