@@ -21,7 +21,7 @@ attributes:
       - When the daemon is not reachable in check mode (a fresh host whose engine the same run would install),
         the requested images are reported as missing with a warning instead of failing.
   diff_mode:
-    support: none
+    support: N/A
     description: Changes nothing, so there is no diff.
   facts:
     support: full
