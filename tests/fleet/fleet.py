@@ -156,8 +156,10 @@ def ensure_network():
         docker("network", "create", "--label", LABEL, NETWORK)
 
 
-def run_container(name, args, command=()):
-    """Start `name`, reusing a running one and replacing a stopped leftover or one from an older image."""
+def run_container(name, args, command=(), volumes=()):
+    """Start `name`, reusing a running one and replacing a stopped leftover or one from an older image.
+
+    `volumes` are the container's own named volumes: a replaced host starts without the old one's data."""
     image = f"{HOST_IMAGE}:latest"
     running = container_state(name)
     if running is not None:
@@ -167,6 +169,8 @@ def run_container(name, args, command=()):
             return False
         log(f"replacing leftover container {name}")
         docker("rm", "-f", "-v", name)
+        for volume in volumes:
+            docker("volume", "rm", volume, check=False)
     docker("run", "-d", "--name", name, "--hostname", name, "--label", LABEL, "--network", NETWORK,
            *args, image, *command)
     return True
@@ -269,7 +273,8 @@ def ensure_hosts(count):
     for name in names:
         run_container(name, [*host_run_args(), "-p", "127.0.0.1::22",
                              "-v", f"{name}-docker:/var/lib/docker",
-                             "-v", f"{STATE / 'ssh' / 'authorized_keys'}:/etc/ssh/authorized_keys/admin:ro"])
+                             "-v", f"{STATE / 'ssh' / 'authorized_keys'}:/etc/ssh/authorized_keys/admin:ro"],
+                      volumes=[f"{name}-docker"])
     hosts = {name: {"ansible_host": "127.0.0.1", "ansible_port": published_port(name, 22)} for name in names}
     for name, host in hosts.items():
         wait_ssh(name, host["ansible_port"], key)
