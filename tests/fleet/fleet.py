@@ -156,23 +156,27 @@ def ensure_network():
         docker("network", "create", "--label", LABEL, NETWORK)
 
 
-def run_container(name, args, command=(), volumes=()):
-    """Start `name`, reusing a running one and replacing a stopped leftover or one from an older image.
+def run_container(name, args, command=(), volumes=(), files=()):
+    """Start `name`, reusing a running one made the same way; replace a stopped leftover or a changed one.
 
-    `volumes` are the container's own named volumes: a replaced host starts without the old one's data."""
-    image = f"{HOST_IMAGE}:latest"
+    "The same way": same image, arguments, command and content of the mounted `files` (a label records it).
+    `volumes` are the container's own named volumes: a replaced container starts without the old one's data."""
+    image_id = docker("image", "inspect", "-f", "{{.Id}}", f"{HOST_IMAGE}:latest").stdout.strip()
+    recipe = hashlib.sha256(json.dumps([image_id, args, list(command)]).encode())
+    for path in files:
+        recipe.update(Path(path).read_bytes())
+    spec = recipe.hexdigest()[:16]
     running = container_state(name)
     if running is not None:
-        current = docker("inspect", "-f", "{{.Image}}", name).stdout.strip()
-        wanted = docker("image", "inspect", "-f", "{{.Id}}", image).stdout.strip()
-        if running and current == wanted:
+        current = docker("inspect", "-f", '{{index .Config.Labels "fleetops.spec"}}', name).stdout.strip()
+        if running and current == spec:
             return False
-        log(f"replacing leftover container {name}")
+        log(f"replacing {'changed' if running else 'stopped'} container {name}")
         docker("rm", "-f", "-v", name)
         for volume in volumes:
             docker("volume", "rm", volume, check=False)
-    docker("run", "-d", "--name", name, "--hostname", name, "--label", LABEL, "--network", NETWORK,
-           *args, image, *command)
+    docker("run", "-d", "--name", name, "--hostname", name, "--label", LABEL, "--label", f"fleetops.spec={spec}",
+           "--network", NETWORK, *args, f"{HOST_IMAGE}:latest", *command)
     return True
 
 
@@ -195,11 +199,12 @@ def published_port(name, port):
 PRIVATE_USER, PRIVATE_PASSWORD = "fleet", "fleet-test-password"
 
 
-def start_registry(name, aliases, config, volume, extra=()):
+def start_registry(name, aliases, config, volume, extra=(), files=()):
     args = [arg for alias in aliases for arg in ("--network-alias", alias)]
     started = run_container(name, [*args, "-p", "127.0.0.1::80", "-v", f"{volume}:/var/lib/docker-registry",
                                    "-v", f"{config}:/etc/docker/registry/config.yml:ro", *extra],
-                            ["/usr/bin/docker-registry", "serve", "/etc/docker/registry/config.yml"])
+                            ["/usr/bin/docker-registry", "serve", "/etc/docker/registry/config.yml"],
+                            files=[config, *files])
     url = f"http://127.0.0.1:{published_port(name, 80)}"
     wait_http(url + "/v2/", 30, ok_statuses=(200, 401))
     if started:
@@ -225,7 +230,7 @@ def ensure_registry():
                          "fleetops-registry-data")
     private_url = start_registry(PRIVATE_REGISTRY, [SPEC["private_registry_alias"]],
                                  HERE / "registry" / "private.yml", "fleetops-registry-private-data",
-                                 ["-v", f"{htpasswd()}:/etc/docker/registry/htpasswd:ro"])
+                                 ["-v", f"{htpasswd()}:/etc/docker/registry/htpasswd:ro"], [htpasswd()])
     digests = fixtures.push_all(url, STATE / "cache")
     digests.update(fixtures.push_private(private_url, (PRIVATE_USER, PRIVATE_PASSWORD)))
     (STATE / "fixtures.json").write_text(json.dumps(digests, indent=2) + "\n")
@@ -274,7 +279,7 @@ def ensure_hosts(count):
         run_container(name, [*host_run_args(), "-p", "127.0.0.1::22",
                              "-v", f"{name}-docker:/var/lib/docker",
                              "-v", f"{STATE / 'ssh' / 'authorized_keys'}:/etc/ssh/authorized_keys/admin:ro"],
-                      volumes=[f"{name}-docker"])
+                      volumes=[f"{name}-docker"], files=[STATE / "ssh" / "authorized_keys"])
     hosts = {name: {"ansible_host": "127.0.0.1", "ansible_port": published_port(name, 22)} for name in names}
     for name, host in hosts.items():
         wait_ssh(name, host["ansible_port"], key)

@@ -4,6 +4,8 @@ The registry tests talk to the real registry stand-in; `make harness` runs `flee
 """
 import json
 import subprocess
+import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -92,3 +94,27 @@ def test_quay_stand_in_has_three_layers_and_arm64_only_has_one_platform():
 def test_pinned_digest_is_served():
     media_type, _ = manifest("fleetops/pinned", fixtures.PINNED_DIGEST, fixtures.MANIFEST)
     assert media_type == fixtures.MANIFEST
+
+
+def fleet(*args):
+    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "fleet" / "fleet.py"), *args],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout + proc.stderr
+
+
+def test_prepare_again_reuses_everything():
+    out = fleet("prepare")
+    assert "is cached" in out
+    assert "replacing" not in out and "building" not in out
+
+
+def test_a_stopped_leftover_is_replaced_and_serves_again():
+    subprocess.run(["docker", "stop", "fleetops-registry-private"], check=True, capture_output=True)
+    out = fleet("prepare")
+    assert "replacing stopped container fleetops-registry-private" in out
+    port = subprocess.run(["docker", "port", "fleetops-registry-private", "80/tcp"], capture_output=True,
+                          text=True, check=True).stdout.split(":")[-1].strip()
+    with pytest.raises(urllib.error.HTTPError) as refused:  # it answers, and still wants a login
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/fleetops/private/tags/list", timeout=10)
+    assert refused.value.code == 401
