@@ -143,13 +143,15 @@ BACKENDS = {
     },
 }
 
-# amazon-linux-extras (Amazon Linux 2 only): `list` prints " 20  docker=latest  enabled  [ ... ]".
+# amazon-linux-extras (Amazon Linux 2 only): `list` prints " 20  docker=latest  enabled  [ ... ]"; newer versions
+# put a dagger (U+2020) before topics that have an end-of-support date (" 20 +docker=latest ...", + for the dagger),
+# and some rows carry "_" instead of the number (" _  kernel-5.4  available ..." while kernel-5.10 is enabled).
 EXTRAS = {
     "list": {"argv": ["amazon-linux-extras", "list"], "parser": "extras"},
     "enable": {"argv": ["amazon-linux-extras", "enable"]},
     "repo": "amzn2extra-{topic}",
 }
-EXTRAS_LINE = re.compile(r"^\s*\d+\s+\W?\s*(?P<topic>[A-Za-z0-9_.+-]+)(?:=(?P<version>\S+))?\s+(?P<state>[a-z]+)\b")
+EXTRAS_LINE = re.compile(r"^\s*(?:\d+|_)\s+\W?\s*(?P<topic>[A-Za-z0-9_.+-]+)(?:=(?P<version>\S+))?\s+(?P<state>[a-z]+)\b")
 YUM_SECTION = re.compile(r"^(Installed|Available) Packages$")
 
 
@@ -256,7 +258,7 @@ def parse_madison(out):
 
 
 def parse_extras(out):
-    """amazon-linux-extras list -> {topic: state}; wrapped '[ =1.0 ... ]' continuation lines are ignored."""
+    """amazon-linux-extras list -> {topic: state}; rows numbered or "_", wrapped '[ =1.0 ... ]' lines and footers ignored."""
     topics = {}
     for line in out.splitlines():
         match = EXTRAS_LINE.match(line)

@@ -32,6 +32,62 @@ def test_parse_extras_list_reads_state_with_dagger_marker_and_wrapped_versions()
     assert "stable" not in enabled and "=1.8.0_242" not in enabled
 
 
+def test_parse_extras_real_list_of_2023_keeps_every_row_and_skips_the_footer():
+    topics = b.parse_extras(out.EXTRAS_LIST_DOCKER_ENABLED)
+    rows = [line for line in out.EXTRAS_LIST_DOCKER_ENABLED.splitlines() if line.rstrip().endswith(("]", "\\"))
+            and not line.lstrip().startswith(("[", "="))]
+    assert len(topics) == len(rows) == 20
+    assert topics["kernel-5.4"] == "available", "the '_' row (no number) is a topic too"
+    assert (topics["docker"], topics["java-openjdk11"], topics["mariadb10.5"]) == ("enabled", "available", "available")
+    assert not [topic for topic in topics if "Note" in topic or topic.startswith("=")]
+
+
+def test_parse_extras_real_list_of_2019_reads_underscore_rows_and_wrapped_lines():
+    assert b.parse_extras(out.EXTRAS_LIST_AL2_2019) == {
+        "ruby2.4": "available", "php7.2": "available", "php7.1": "enabled", "lamp-mariadb10.2-php7.2": "available",
+        "libreoffice": "available", "gimp": "available", "docker": "enabled", "mate-desktop1.x": "available",
+        "GraphicsMagick1.3": "available", "tomcat8.5": "available", "epel": "enabled"}
+
+
+def test_backend_finds_the_docker_topic_in_the_real_enable_output():
+    backend, calls = make_backend("yum", [(0, out.EXTRAS_ENABLE_OUT, "")])
+    assert backend.extras_topics()["docker"] == "enabled"
+    assert calls == [["amazon-linux-extras", "list"]]
+
+
+def test_parse_yum_list_installed_real_al2_output():
+    rows = b.parse_yum_list(out.YUM_LIST_INSTALLED_AL2_CLOUD9)
+    assert len(rows) == len(out.YUM_LIST_INSTALLED_AL2_CLOUD9.splitlines()) - 3
+    stack = {r["name"]: (r["epoch"], r["version"], r["release"], r["arch"], r["repo"]) for r in rows if r["name"] in b.STACK}
+    assert stack == {
+        "containerd": ("0", "1.4.1", "2.amzn2", "x86_64", "@amzn2extra-docker"),
+        "docker": ("0", "19.03.13ce", "1.amzn2", "x86_64", "@amzn2extra-docker"),
+        "libcgroup": ("0", "0.41", "21.amzn2", "x86_64", "@amzn2-core"),
+        "pigz": ("0", "2.3.4", "1.amzn2.0.1", "x86_64", "@amzn2-core"),
+        "runc": ("0", "1.0.0", "0.1.20200826.gitff819c7.amzn2", "x86_64", "@amzn2extra-docker"),
+    }
+    others = [(r["name"], r["epoch"], r["repo"]) for r in rows if r["name"] not in b.STACK]
+    assert others == [("bash-completion", "1", "installed"), ("kernel", "0", "installed"), ("kernel", "0", "@amzn2-core"),
+                      ("kernel", "0", "@amzn2-core"), ("php-cli", "0", "@amzn2extra-lamp-mariadb10.2-php7.2")]
+
+
+def test_backend_takes_installed_repos_from_the_real_yum_list():
+    backend, calls = make_backend("yum", [(0, out.RPM_AL2_CLOUD9_INSTALLED, ""), (0, out.YUM_LIST_INSTALLED_AL2_CLOUD9, "")])
+    installed = backend.installed(list(b.STACK))
+    assert backend.installed_repos(installed) == {
+        "containerd": "@amzn2extra-docker", "docker": "@amzn2extra-docker", "libcgroup": "@amzn2-core",
+        "pigz": "@amzn2-core", "runc": "@amzn2extra-docker"}
+    assert calls[1][-5:] == ["containerd", "docker", "libcgroup", "pigz", "runc"]
+
+
+def test_backend_orders_the_real_showduplicates_versions_oldest_first():
+    backend, _calls = make_backend("yum", [(0, out.YUM_LIST_SHOWDUPLICATES_DOCKER_AL2, "")])
+    offers = backend.available(["docker"])["docker"]
+    assert ["{}-{}".format(r["version"], r["release"]) for r in offers] == [
+        "17.06.2ce-1.102.amzn2", "17.12.1ce-2.amzn2", "18.03.1ce-2.amzn2", "18.03.1ce-3.amzn2"]
+    assert {r["repo"] for r in offers} == {"amzn2extra-docker"}
+
+
 def test_parse_rpm_skips_not_installed_lines():
     assert b.parse_rpm(out.RPM_NONE_INSTALLED) == []
     rows = b.parse_rpm(out.RPM_SEED_INSTALLED)
@@ -67,6 +123,7 @@ def test_parse_repoquery():
 @pytest.mark.parametrize("text, platform", [
     (out.OS_RELEASE_AL2, "amzn2"),
     (out.OS_RELEASE_AL2023, "amzn2023"),
+    (out.OS_RELEASE_AL2023_POINT_RELEASE, "amzn2023"),
     (out.OS_RELEASE_DEBIAN12, "debian"),
     ('ID=ubuntu\nVERSION_ID="24.04"\n', "debian"),
     ('ID="rocky"\nVERSION_ID="9.4"\n', "rhel"),
@@ -118,3 +175,55 @@ def test_backend_caches_identical_madison_queries_only():
     first = backend.available(["pigz"])
     assert backend.available(["pigz"]) == first and len(calls) == 1
     assert b.BACKENDS["yum"]["available"].get("cache") is None
+
+
+# ---------------------------------------------------------------- real Amazon Linux lock / repository messages
+
+def test_backend_retries_while_yum_prints_the_real_lock_message():
+    sleeps = []
+    results = [(1, "", out.YUM_LOCKED_WAITING_AL2), (0, out.YUM_LIST_AVAILABLE, "")]
+    backend = b.Backend("yum", lambda argv: results.pop(0), 30, sleeps.append, lambda: 0.0)
+    assert [r["version"] for r in backend.available(["docker"])["docker"]] == ["20.10.17", "20.10.25"]
+    assert sleeps == [b.LOCK_POLL_SECONDS]
+
+
+@pytest.mark.parametrize("name, lock_text, lock_line", [
+    ("yum", out.YUM_LOCKED_WAITING_AL2, "Existing lock /var/run/yum.pid: another copy is running as pid 3160."),
+    ("yum", out.YUM_LOCKED_ERR, "Existing lock /var/run/yum.pid: another copy is running as pid 3160."),
+    ("dnf", out.DNF_LOCKED_ERR, "metadata already locked by 3160"),
+])
+def test_backend_gives_up_on_a_lock_after_lock_timeout_and_names_it(name, lock_text, lock_line):
+    now = [0.0]
+
+    def sleep(seconds):
+        now[0] += seconds
+
+    backend = b.Backend(name, lambda argv: (200, "", lock_text), 5, sleep, lambda: now[0])
+    with pytest.raises(b.PackageManagerError) as failure:
+        backend.refresh()
+    assert failure.value.msg == (
+        f"Package manager lock still held after lock_timeout=5s: {lock_line}; nothing was changed.")
+
+
+@pytest.mark.parametrize("name, text, first_line", [
+    ("yum", out.YUM_UNREACHABLE_ERR,
+     "Could not retrieve mirrorlist https://amazonlinux.default.amazonlinux.com/2/core/latest/x86_64/mirror.list error was"),
+    ("dnf", out.DNF_UNREACHABLE_ERR,
+     "Failed to download metadata for repo 'amazonlinux': Cannot prepare internal mirrorlist: Curl error (6): "
+     "Couldn't resolve host name for https://cdn.amazonlinux.com/al2023/core/mirrors/2023.0.20230315/x86_64/mirror.list "
+     "[getaddrinfo() thread failed to start]"),
+])
+@pytest.mark.parametrize("rc", [0, 1])
+def test_backend_reports_the_real_unreachable_repository_whatever_the_rc(name, text, first_line, rc):
+    backend, _calls = make_backend(name, [(rc, "", text)])
+    with pytest.raises(b.PackageManagerError) as failure:
+        backend.refresh()
+    assert failure.value.msg == f"Package repository unreachable ({name}): {first_line}"
+
+
+@pytest.mark.parametrize("name, transcript", [("yum", out.YUM_INSTALL_DOCKER_AL2), ("dnf", out.DNF_INSTALL_DOCKER_AL2023)])
+def test_backend_accepts_a_real_install_transcript_as_success(name, transcript):
+    backend, calls = make_backend(name, [(0, transcript, "")])
+    record = {"name": "docker", "epoch": "0", "version": "20.10.17", "release": "1.amzn2.0.1"}
+    assert backend.apply("install", [record]) == transcript
+    assert calls[0][-3:] == ["-y", "install", "docker-20.10.17-1.amzn2.0.1"]

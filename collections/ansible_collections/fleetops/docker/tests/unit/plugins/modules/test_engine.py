@@ -35,14 +35,19 @@ EXTRAS_LIST = ["amazon-linux-extras", "list"]
 
 SEED_VERSIONS = {"docker": "20.10.25-1.amzn2.0.4", "containerd": "1.7.11-1.amzn2.0.1", "runc": "1.1.11-1.amzn2"}
 
-# The seed's "Removing:" table: name, arch, version-release, repository, size.
-SEED_REMOVAL_TABLE = [
-    ("containerd", "x86_64", "1.7.11-1.amzn2.0.1", "@amzn2extra-docker", "107 M"),
-    ("docker", "x86_64", "20.10.25-1.amzn2.0.4", "@amzn2extra-docker", "170 M"),
-    ("libcgroup", "x86_64", "0.41-21.amzn2", "@amzn2-core", "134 k"),
-    ("pigz", "x86_64", "2.3.4-1.amzn2.0.1", "@amzn2-core", "137 k"),
-    ("runc", "x86_64", "1.1.11-1.amzn2", "@amzn2extra-docker", "9.6 M"),
-]
+
+def transaction_rows(text):
+    """Rows of a yum/dnf transaction table: ' name  arch  version-release  repository  size unit'."""
+    rows = []
+    for line in text.splitlines():
+        fields = line.split()
+        if line.startswith(" ") and len(fields) == 6 and fields[5] in ("k", "M", "G"):
+            rows.append((fields[0], fields[1], fields[2], fields[3], f"{fields[4]} {fields[5]}"))
+    return rows
+
+
+# The seed's real "Removing:" table: name, arch, version-release, repository, size.
+SEED_REMOVAL_TABLE = transaction_rows(out.YUM_REMOVE_TABLE_SEED)
 
 
 def call(argv, rc=0, stdout="", stderr="", effect=None):
@@ -158,6 +163,43 @@ def test_al2_enables_extras_topic_then_installs_the_seed_pins(env, run_module):
     assert result["repos_enabled"] == ["amzn2extra-docker"]
     assert sorted(table(result)) == SEED_REMOVAL_TABLE
     assert {p["action"] for p in result["packages"]} == {"install"}
+
+
+def test_seed_removal_table_is_read_from_the_real_transcript():
+    assert [row[0] for row in SEED_REMOVAL_TABLE] == ["containerd", "docker", "libcgroup", "pigz", "runc"]
+    assert SEED_REMOVAL_TABLE[1] == ("docker", "x86_64", "20.10.25-1.amzn2.0.4", "@amzn2extra-docker", "170 M")
+
+
+def test_al2_install_resolves_what_the_real_yum_transaction_installed(env, run_module):
+    """Pinned to the 20.10.17 stack, the module asks yum for exactly the rows of a real `yum install docker`."""
+    runner = env.expect(
+        call(EXTRAS_LIST, stdout=out.EXTRAS_LIST_DOCKER_ENABLED),
+        call(RPM_Q + AL2_NAMES, rc=5, stdout=out.RPM_NONE_INSTALLED),
+        call(YUM_AVAILABLE + AL2_NAMES, stdout=out.YUM_LIST_AVAILABLE),
+        call(YUM + ["-y", "install", "docker-20.10.17-1.amzn2.0.1", "containerd-1.6.8-1.amzn2", "runc-1.1.4-1.amzn2",
+                    "libcgroup-0.41-21.amzn2", "pigz-2.3.4-1.amzn2.0.1"], stdout=out.YUM_INSTALL_DOCKER_AL2),
+        call(RPM_Q + AL2_NAMES, stdout=out.RPM_AL2_20_10_17_INSTALLED),
+    )
+    result = run_module(engine, {"versions": {"docker": "20.10.17", "containerd": "1.6.8", "runc": "1.1.4"}})
+    runner.assert_done()
+    assert result.rc == 0 and result["changed"] is True and result["repos_enabled"] == []
+    planned = sorted((name, arch, evr, repo.lstrip("@")) for name, arch, evr, repo, _size in table(result))
+    assert planned == sorted(row[:4] for row in transaction_rows(out.YUM_INSTALL_DOCKER_AL2))
+
+
+def test_al2_host_with_docker_from_amzn2extra_docker_is_left_alone(env, run_module):
+    """A real AL2 host's `yum list installed` (docker 19.03.13ce from amzn2extra-docker) with matching pins."""
+    runner = env.expect(
+        call(EXTRAS_LIST, stdout=out.EXTRAS_LIST_AL2_2019),
+        call(RPM_Q + AL2_NAMES, stdout=out.RPM_AL2_CLOUD9_INSTALLED),
+        call(YUM_INSTALLED + AL2_SORTED, stdout=out.YUM_LIST_INSTALLED_AL2_CLOUD9),
+    )
+    result = run_module(engine, {"versions": {"docker": "19.03.13ce", "containerd": "1.4.1-2.amzn2"}})
+    runner.assert_done()
+    assert result.rc == 0 and result["changed"] is False
+    assert {p["name"]: p["repo"] for p in result["packages"]} == {
+        "docker": "@amzn2extra-docker", "containerd": "@amzn2extra-docker", "runc": "@amzn2extra-docker",
+        "libcgroup": "@amzn2-core", "pigz": "@amzn2-core"}
 
 
 def test_al2_second_run_is_idempotent_and_extras_already_enabled_is_no_change(env, run_module):
@@ -393,6 +435,23 @@ def test_al2023_dnf_installs_newest_versions_and_reports_repo_and_size(env, run_
     docker = result["packages"][0]
     assert (docker["name"], docker["version"], docker["release"], docker["repo"], docker["size"]) == (
         "docker", "25.0.8", "1.amzn2023.0.5", "@amazonlinux", "185 M")
+
+
+def test_al2023_install_resolves_what_the_real_dnf_transaction_installed(env, run_module):
+    env.os_release(out.OS_RELEASE_AL2023_POINT_RELEASE)
+    runner = env.expect(
+        call(RPM_Q + ["docker", "containerd"], rc=2,
+             stdout="package docker is not installed\npackage containerd is not installed\n"),
+        call(DNF_AVAILABLE + ["docker", "containerd"], stdout=out.DNF_REPOQUERY_AL2023_APRIL_2023),
+        call(DNF + ["-y", "install", "docker-20.10.17-1.amzn2023.0.6", "containerd-1.6.19-1.amzn2023.0.1"],
+             stdout=out.DNF_INSTALL_DOCKER_AL2023),
+        call(RPM_Q + ["docker", "containerd"], stdout=out.RPM_AL2023_APRIL_2023_INSTALLED),
+    )
+    result = run_module(engine, {"packages": ["docker", "containerd"]})
+    runner.assert_done()
+    assert result.rc == 0 and result["platform"] == "amzn2023" and result["changed"] is True
+    planned = [(name, arch, evr, repo.lstrip("@")) for name, arch, evr, repo, _size in table(result)]
+    assert planned == [row[:4] for row in transaction_rows(out.DNF_INSTALL_DOCKER_AL2023)][:2]
 
 
 def test_al2023_check_mode_knows_sizes_from_repoquery(env, run_module):
