@@ -175,6 +175,8 @@ def run_container(name, args, command=(), volumes=(), files=()):
         docker("rm", "-f", "-v", name)
         for volume in volumes:
             docker("volume", "rm", volume, check=False)
+    if running is None:
+        log(f"starting {name}")
     docker("run", "-d", "--name", name, "--hostname", name, "--label", LABEL, "--label", f"fleetops.spec={spec}",
            "--network", NETWORK, *args, f"{HOST_IMAGE}:latest", *command)
     return True
