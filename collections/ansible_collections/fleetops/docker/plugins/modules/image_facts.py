@@ -48,40 +48,9 @@ options:
         hosts (containerd's fallbacks). Off by default since many 64-bit ARM CPUs cannot run 32-bit code.
     type: bool
     default: false
-  registry_mirrors:
-    description: Same as M(fleetops.docker.image_pull); used for O(remote=true) queries.
-    type: dict
-    default: {}
-  registry_auth:
-    description: Same as M(fleetops.docker.image_pull); used for O(remote=true) queries.
-    type: list
-    elements: dict
-    default: []
-    suboptions:
-      registry:
-        description: Registry host.
-        type: str
-        required: true
-      username:
-        description: User name.
-        type: str
-      password:
-        description: Password or access token.
-        type: str
-      identity_token:
-        description: Identity token instead of username and password.
-        type: str
-  docker_config:
-    description: Docker client configuration used for registry credentials (default C(~/.docker/config.json)).
-    type: path
-  docker_host:
-    description: The daemon socket, C(unix:///path).
-    type: str
-    default: unix:///var/run/docker.sock
-  timeout:
-    description: Seconds to wait for each answer from the daemon.
-    type: int
-    default: 60
+extends_documentation_fragment:
+  - fleetops.docker.engine_api
+  - fleetops.docker.engine_api.registry
 seealso:
   - module: fleetops.docker.image_pull
 author:

@@ -63,53 +63,9 @@ options:
     description: Seconds before the first retry; doubled for each further retry.
     type: float
     default: 2.0
-  registry_mirrors:
-    description:
-      - "Pull images of a registry through a mirror or pull-through cache, for example
-        C(quay.io: 123456789012.dkr.ecr.eu-west-1.amazonaws.com/quay) for an ECR pull-through cache rule.
-        The value is C(host[:port][/path-prefix]); the image path is appended to it."
-      - After the pull the image is tagged under its canonical name (C(quay.io/...)). The mirror name is kept, on
-        purpose; removing it would also drop the image's only RepoDigests entry, which is what check mode and
-        O(pull=always) compare with the registry.
-      - Digest references pulled through a mirror cannot be tagged by digest; they stay under the mirror name.
-    type: dict
-    default: {}
-  registry_auth:
-    description:
-      - Credentials per registry. Registries not listed here use the remote user's docker config
-        (O(docker_config)), that is C(credHelpers), C(credsStore) or C(auths), like the docker CLI.
-    type: list
-    elements: dict
-    default: []
-    suboptions:
-      registry:
-        description: Registry host, for example C(quay.io) or C(docker.io).
-        type: str
-        required: true
-      username:
-        description: User name.
-        type: str
-      password:
-        description: Password or access token.
-        type: str
-      identity_token:
-        description: Identity token (OAuth refresh token) instead of username and password.
-        type: str
-  docker_config:
-    description:
-      - Path of the docker client configuration of the remote user. Default is C($DOCKER_CONFIG/config.json)
-        or C(~/.docker/config.json) of the user the module runs as (root with become).
-    type: path
-  docker_host:
-    description: The daemon socket, C(unix:///path). TCP and SSH endpoints are not supported.
-    type: str
-    default: unix:///var/run/docker.sock
-  timeout:
-    description: Seconds to wait for each answer or progress message from the daemon.
-    type: int
-    default: 60
-notes:
-  - Talks to the Docker Engine API version min(daemon, 1.47); API 1.32 (Docker 17.09) or newer is required.
+extends_documentation_fragment:
+  - fleetops.docker.engine_api
+  - fleetops.docker.engine_api.registry
 seealso:
   - module: fleetops.docker.image_facts
 author:
