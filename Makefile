@@ -23,7 +23,11 @@ help:
 ## ---------------------------------------------------------------- setup
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt
-	@command -v python3 >/dev/null || { echo "python3 is needed"; exit 1; }
+	@if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -q || true; DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3 python3-venv; \
+	  else echo "python3 with venv is needed (Debian: apt-get install python3-venv)"; exit 1; fi; \
+	fi
 	python3 -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements.txt

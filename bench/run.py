@@ -20,8 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PLAYBOOKS = ROOT / "bench" / "playbooks"
 TOOLS = Path(sys.executable).parent  # the venv's bin
+sys.path.insert(0, str(ROOT / "tests" / "fleet"))
+from fixtures import PINNED_DIGEST  # noqa: E402
+
 IMAGES = ["busybox", "alpine", "quay.io/centos7/httpd-24-centos7", "fleetops/arm64-only",
-          "fleetops/pinned@sha256:9e8f6b9f46ac032e154370e40789d89758309e101d36ba083bec8723be38949c"]
+          f"fleetops/pinned@{PINNED_DIGEST}"]
 CONTENDERS = ["fleetops", "community", "cli"]
 # (measurement, playbook prefix, remove the images before each run?)
 MEASUREMENTS = [("pull, images absent", "pull", True),

@@ -38,6 +38,7 @@ HOST_PREFIX = "fleet-host"
 LABEL = "fleetops.fleet=1"
 DOCKERD_LOG = Path("/var/log/fleetops-dockerd.log")
 DEBIAN_MIRROR = os.environ.get("FLEET_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+DEBIAN_SECURITY_MIRROR = os.environ.get("FLEET_DEBIAN_SECURITY_MIRROR", "http://deb.debian.org/debian-security")
 
 
 def log(msg):
@@ -97,7 +98,7 @@ def apt_install(*packages):
 
 # ---------------------------------------------------------------- host image
 def recipe_hash():
-    digest = hashlib.sha256(DEBIAN_MIRROR.encode())
+    digest = hashlib.sha256((DEBIAN_MIRROR + DEBIAN_SECURITY_MIRROR).encode())
     for name in sorted(p.name for p in (HERE / "image").iterdir()):
         digest.update(name.encode() + (HERE / "image" / name).read_bytes())
     return digest.hexdigest()[:12]
@@ -131,7 +132,7 @@ def build_image(tag):
     sh("debootstrap", "--variant=minbase", f"--include={','.join(packages)}", "bookworm", str(rootfs),
        DEBIAN_MIRROR)
     shutil.copy(HERE / "image" / "setup.sh", rootfs / "tmp" / "setup.sh")
-    sh("chroot", str(rootfs), "/bin/sh", "/tmp/setup.sh")
+    sh("chroot", str(rootfs), "/bin/sh", "/tmp/setup.sh", DEBIAN_MIRROR, DEBIAN_SECURITY_MIRROR)
     (rootfs / "tmp" / "setup.sh").unlink()
     changes = ['CMD ["/sbin/init"]', "ENV container=docker", f"LABEL fleetops.recipe={tag.split(':')[1]}"]
     tar = subprocess.Popen(["tar", "-C", str(rootfs), "--numeric-owner", "-c", "."], stdout=subprocess.PIPE)
@@ -230,9 +231,10 @@ def ensure_registry():
     ensure_network()
     url = start_registry(REGISTRY, SPEC["registry_aliases"], HERE / "registry" / "config.yml",
                          "fleetops-registry-data")
+    accounts = htpasswd()
     private_url = start_registry(PRIVATE_REGISTRY, [SPEC["private_registry_alias"]],
                                  HERE / "registry" / "private.yml", "fleetops-registry-private-data",
-                                 ["-v", f"{htpasswd()}:/etc/docker/registry/htpasswd:ro"], [htpasswd()])
+                                 ["-v", f"{accounts}:/etc/docker/registry/htpasswd:ro"], [accounts])
     digests = fixtures.push_all(url, STATE / "cache")
     digests.update(fixtures.push_private(private_url, (PRIVATE_USER, PRIVATE_PASSWORD)))
     (STATE / "fixtures.json").write_text(json.dumps(digests, indent=2) + "\n")

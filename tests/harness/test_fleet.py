@@ -22,7 +22,10 @@ def molecule_platforms(scenario):
     return yaml.safe_load((ROOT / "molecule" / scenario / "molecule.yml").read_text())["platforms"]
 
 
-@pytest.mark.parametrize("platform", molecule_platforms("default"), ids=lambda p: p["name"])
+SCENARIOS = sorted(path.parent.name for path in (ROOT / "molecule").glob("*/molecule.yml"))
+
+
+@pytest.mark.parametrize("platform", [p for s in SCENARIOS for p in molecule_platforms(s)], ids=lambda p: p["name"])
 def test_molecule_hosts_run_like_fleet_hosts(platform):
     assert platform["capabilities"] == SPEC["capabilities"]
     assert "SYS_RESOURCE" not in platform["capabilities"]

@@ -83,6 +83,8 @@ else
     skip pytest-py3.8 "no Python 3.8 interpreter (python3.8 on PATH or a pyenv 3.8.x)"
 fi
 
+check py37-grammar "$BIN/python" "$ROOT/tests/quality/py37_syntax.py" "$COLL/plugins"
+
 PY37="$(find_python 3.7)"
 if [[ -n "$PY37" ]]; then
     check compile-py3.7 compile_all "$PY37"

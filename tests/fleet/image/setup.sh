@@ -30,11 +30,14 @@ for unit in getty@tty1.service console-getty.service systemd-udevd.service syste
   ln -sf /dev/null "/etc/systemd/system/$unit"
 done
 
-# Debian's archive with updates and security, as on the controller.
-cat > /etc/apt/sources.list <<'LIST'
-deb http://deb.debian.org/debian bookworm main
-deb http://deb.debian.org/debian bookworm-updates main
-deb http://deb.debian.org/debian-security bookworm-security main
+# Debian's archive with updates and security (mirrors passed by fleet.py: FLEET_DEBIAN_MIRROR and
+# FLEET_DEBIAN_SECURITY_MIRROR).
+mirror=${1:-http://deb.debian.org/debian}
+security=${2:-http://deb.debian.org/debian-security}
+cat > /etc/apt/sources.list <<LIST
+deb $mirror bookworm main
+deb $mirror bookworm-updates main
+deb $security bookworm-security main
 LIST
 apt-get clean
 # apt's lists stay, so check mode on a fresh host can predict versions; roles refresh them anyway.
