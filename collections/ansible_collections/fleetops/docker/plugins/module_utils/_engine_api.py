@@ -260,22 +260,21 @@ class EngineClient:
     def delete(self, path, params=None):
         return self.request("DELETE", path, params=params)
 
-    def stream(self, method, path, params=None, headers=None, on_event=None):
-        """Read a streamed JSON answer; raise StreamError on its first error entry."""
+    def stream(self, method, path, params=None, headers=None):
+        """Read a streamed JSON answer to its end and return its last entry; raise StreamError on the first error entry.
+
+        Entries are not kept (a pull streams thousands of progress entries)."""
         conn, response = self._send(method, path, params, headers=headers)
-        events = []
+        last = None
         try:
-            for event in iter_json_stream(self._chunks(conn, response, method, path)):
-                events.append(event)
-                if on_event:
-                    on_event(event)
-                message = stream_error(event)
+            for last in iter_json_stream(self._chunks(conn, response, method, path)):
+                message = stream_error(last)
                 if message:
                     raise StreamError(f"Docker daemon reported an error during {method} {path}: {message}",
                                       status=response.status, daemon_message=message)
         finally:
             conn.close()
-        return events
+        return last
 
     def _chunks(self, conn, response, method, path):
         while True:
@@ -304,11 +303,11 @@ class EngineClient:
         headers = {"X-Registry-Auth": auth_header} if auth_header else None
         return self.get_json(f"/distribution/{quote_name(name)}/json", headers=headers)
 
-    def pull_stream(self, from_image, tag, platform=None, auth_header=None, on_event=None):
-        """POST /images/create; returns the list of progress events."""
+    def pull_stream(self, from_image, tag, platform=None, auth_header=None):
+        """POST /images/create; returns the last progress entry ({"status": "Status: Downloaded newer image for .."})."""
         params = {"fromImage": from_image, "tag": tag, "platform": platform or None}
         headers = {"X-Registry-Auth": auth_header} if auth_header else None
-        return self.stream("POST", "/images/create", params=params, headers=headers, on_event=on_event)
+        return self.stream("POST", "/images/create", params=params, headers=headers)
 
     def tag_image(self, source, repo, tag):
         return self.post(f"/images/{quote_name(source)}/tag", params={"repo": repo, "tag": tag})

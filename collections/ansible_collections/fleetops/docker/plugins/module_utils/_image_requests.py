@@ -1,6 +1,6 @@
 # Copyright (c) fleetops engineering
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The `images` option shared by image_pull and image_facts: validation, mirrors, local image views."""
+"""What image_pull and image_facts share: the `images` option, mirrors, registry auth, local image views."""
 
 
 from collections import namedtuple
@@ -10,6 +10,10 @@ from ansible_collections.fleetops.docker.plugins.module_utils import (
 )
 from ansible_collections.fleetops.docker.plugins.module_utils import (
     _platforms as platforms,
+)
+from ansible_collections.fleetops.docker.plugins.module_utils._registry_auth import (
+    RegistryAuth,
+    module_runner,
 )
 
 PULL_POLICIES = ("missing", "always")
@@ -106,6 +110,30 @@ def parse_items(items, platform=None, pull="missing", mirrors=None, host=None):
         seen[str(reference)] = request
         requests.append(request)
     return requests, errors
+
+
+def requests_from_params(module, platform=None, pull="missing", host=None, checks=(), failure="Invalid images or options"):
+    """(requests, mirrors, auth) from the shared options; fails the module on any invalid one before the daemon is asked.
+
+    checks: (is_bad, message) pairs for the calling module's own options."""
+    params = module.params
+    checks = list(checks) + [(params["timeout"] < 1, f"timeout must be 1 second or more, got {params['timeout']}")]
+    try:
+        mirrors = parse_mirrors(params["registry_mirrors"])
+        requests, errors = parse_items(params["images"], platform, pull, mirrors, host)
+    except ValueError as exc:
+        mirrors, requests, errors = {}, [], [str(exc)]
+    errors += [message for is_bad, message in checks if is_bad]
+    if errors:
+        module.fail_json(msg=f"{failure}: " + "; ".join(errors), errors=errors)
+    return requests, mirrors, RegistryAuth(params["registry_auth"], params["docker_config"], runner=module_runner(module))
+
+
+def daemon_down_in_check_mode(module, exc, reported, allowed=True):
+    """Check mode on a fresh host (the same run would install the engine) warns instead of failing."""
+    if not (module.check_mode and allowed):
+        module.fail_json(msg=str(exc))
+    module.warn(f"{exc} -- check mode reports {reported}.")
 
 
 def repo_digests(image, repository):

@@ -96,7 +96,6 @@ BACKENDS = {
                       "benign": YUM_NO_MATCH},
         "refresh": {"argv": YUM + ["-q", "makecache", "fast"]},
         "install": {"argv": YUM + ["-y", "install"]},
-        "upgrade": {"argv": YUM + ["-y", "install"]},
         "downgrade": {"argv": YUM + ["-y", "downgrade"]},
         "remove": {"argv": YUM + ["-y", "remove"]},
         "lock_files": ["/var/run/yum.pid"],
@@ -104,6 +103,7 @@ BACKENDS = {
         "unreachable_patterns": [r"Cannot retrieve repository metadata.*", r"Could not retrieve mirrorlist.*",
                                  r"Cannot find a valid baseurl for repo.*", r"Could not resolve host.*",
                                  r"One of the configured repositories failed.*"],
+        "unreachable_rc0_patterns": [],
     },
     "dnf": {
         "family": "rpm",
@@ -115,13 +115,14 @@ BACKENDS = {
                       "parser": "repoquery"},
         "refresh": {"argv": DNF + ["-q", "makecache"]},
         "install": {"argv": DNF + ["-y", "install"]},
-        "upgrade": {"argv": DNF + ["-y", "install"]},
         "downgrade": {"argv": DNF + ["-y", "downgrade"]},
         "remove": {"argv": DNF + ["-y", "remove"]},
         "lock_files": ["/var/lib/dnf/rpmdb_lock.pid", "/var/cache/dnf/metadata_lock.pid"],
         "lock_patterns": [r".*already locked by \d+.*", r"Waiting for process with pid \d+ to finish.*"],
         "unreachable_patterns": [r"Failed to download metadata for repo.*", r"Cannot download repomd\.xml.*",
                                  r"Could not resolve host.*", r"Curl error \(6\).*"],
+        # A repository with skip_if_unavailable=True is dropped ("Ignoring repositories: ...") and dnf exits 0.
+        "unreachable_rc0_patterns": [r"Failed to download metadata for repo.*", r"Ignoring repositories: .*"],
     },
     "apt": {
         "family": "deb",
@@ -131,7 +132,6 @@ BACKENDS = {
         "available": {"argv": APT_MADISON, "parser": "madison", "cache": True},
         "refresh": {"argv": ["apt-get", "-q", "update"]},
         "install": {"argv": APT_GET + ["install"]},
-        "upgrade": {"argv": APT_GET + ["install"]},
         "downgrade": {"argv": APT_GET + ["--allow-downgrades", "install"]},
         "remove": {"argv": APT_GET + ["remove"]},
         "lock_files": [],
@@ -140,6 +140,7 @@ BACKENDS = {
         "unreachable_patterns": [r"Temporary failure resolving .*", r"Could not resolve '.*",
                                  r"Failed to fetch .*", r"Some index files failed to download.*",
                                  r"Unable to fetch some archives.*"],
+        "unreachable_rc0_patterns": [],
     },
 }
 
@@ -327,31 +328,36 @@ def pid_alive(pid):
 class Backend:
     """Runs one backend's declared commands with lock waiting and error classification."""
 
-    def __init__(self, name, run_command, lock_timeout, sleep, clock):
+    def __init__(self, name, run_command, lock_timeout, sleep, clock, warn=None):
         self.name = name
         self.spec = BACKENDS[name]
         self.family = self.spec["family"]
         self.lock_timeout = lock_timeout
+        self.changed = False  # set once a change command (install, remove, enable) has succeeded
         self._run_command = run_command
         self._sleep = sleep
         self._clock = clock
-        self._deadline = clock() + lock_timeout
+        self._warn = warn or (lambda msg: None)
         self._cache = {}
 
     def argv(self, command, args=()):
         base = [part.replace("{lock_timeout}", str(self.lock_timeout)) for part in command["argv"]]
         return base + list(args)
 
+    def _outcome(self):
+        return "no further change was made" if self.changed else "nothing was changed"
+
     def wait_for_lock_files(self):
         """Poll pid lock files (yum.pid, dnf *.pid) until free; nothing is run while they are held."""
+        deadline = self._clock() + self.lock_timeout
         while True:
             holder = self._lock_holder()
             if holder is None:
                 return
-            if self._clock() >= self._deadline:
+            if self._clock() >= deadline:
                 raise PackageManagerError(
                     f"Package manager lock {holder[0]} is still held by pid {holder[1]} after "
-                    f"lock_timeout={self.lock_timeout}s; nothing was changed.",
+                    f"lock_timeout={self.lock_timeout}s; {self._outcome()}.",
                     lock_file=holder[0], lock_pid=holder[1])
             self._sleep(LOCK_POLL_SECONDS)
 
@@ -367,26 +373,30 @@ class Backend:
         return None
 
     def run(self, command, args=()):
-        """Run a declared command; retry while a lock message is printed, classify failures."""
+        """Run a declared command; retry while it fails on a lock, classify failures."""
         argv = self.argv(command, args)
-        key = tuple(argv)
+        key = (tuple(self.argv(command)), tuple(sorted(args)))  # same names in any order: same answer
         if command.get("cache") and key in self._cache:
             return self._cache[key]
+        deadline = self._clock() + self.lock_timeout
         while True:
             rc, out, err = self._run_command(argv)
             text = f"{out}\n{err}"
-            lock_line = _first_match(self.spec["lock_patterns"], text)
+            lock_line = _first_match(self.spec["lock_patterns"], text) if rc != 0 else None
             if not lock_line:
                 break
-            if self._clock() >= self._deadline:
+            if self._clock() >= deadline:
                 raise PackageManagerError(
-                    f"Package manager lock still held after lock_timeout={self.lock_timeout}s: {lock_line}; nothing was changed.",
-                    cmd=argv, rc=rc, stdout=out, stderr=err)
+                    f"Package manager lock still held after lock_timeout={self.lock_timeout}s: {lock_line}; "
+                    f"{self._outcome()}.", cmd=argv, rc=rc, stdout=out, stderr=err)
             self._sleep(LOCK_POLL_SECONDS)
-        unreachable = _first_match(self.spec["unreachable_patterns"], text)
+        unreachable = _first_match(self.spec["unreachable_patterns" if rc != 0 else "unreachable_rc0_patterns"], text)
         if unreachable:
             raise PackageManagerError(f"Package repository unreachable ({self.name}): {unreachable}",
                                       cmd=argv, rc=rc, stdout=out, stderr=err)
+        problem = _first_match(self.spec["unreachable_patterns"], text) if rc == 0 else None
+        if problem:
+            self._warn(f"{argv[0]} succeeded but reported a repository problem (its package lists may be old): {problem}")
         if rc != 0 and not (command.get("benign") and _benign(command["benign"], err)):
             detail = (err or out).strip()
             raise PackageManagerError(f"Command failed (rc={rc}): {' '.join(argv)}: {detail}",
@@ -430,10 +440,13 @@ class Backend:
     def apply(self, action, records):
         """Install/upgrade/downgrade exact versions (name-evr, name=evr); remove by name."""
         template = "{name}" if action == "remove" else self.spec["spec"]
-        return self.run(self.spec[action], [template.format(name=r["name"], evr=evr(r)) for r in records])
+        out = self.run(self.spec[action], [template.format(name=r["name"], evr=evr(r)) for r in records])
+        self.changed = True
+        return out
 
     def extras_topics(self):
         return parse_extras(self.run(EXTRAS["list"]))
 
     def enable_extras(self, topic):
         self.run(EXTRAS["enable"], [topic])
+        self.changed = True

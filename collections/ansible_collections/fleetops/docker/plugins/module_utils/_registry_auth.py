@@ -107,6 +107,10 @@ class RegistryAuth:
                         self._config = json.load(handle) or {}
                 except (OSError, ValueError) as exc:
                     raise RegistryAuthError(f"Cannot read docker config {self.config_path}: {exc}") from exc
+                if not isinstance(self._config, dict):
+                    kind = type(self._config).__name__
+                    self._config = None
+                    raise RegistryAuthError(f"Docker config {self.config_path} holds a JSON {kind}, not an object")
         return self._config
 
     def header_for(self, domain):

@@ -19,8 +19,8 @@ description:
     otherwise), creates a missing parent directory with mode 0755 and a new file with mode 0644 unless O(mode) is
     given.
   - The same module manages a user's C(~/.docker/config.json), for example C(credHelpers) for the ECR credential
-    helper. Values under the keys C(auth), C(identitytoken), C(password) and C(registrytoken) are masked in the
-    returned O(config) and in the diff.
+    helper. Values under the keys C(auth), C(identitytoken), C(password) and C(registrytoken), at any depth, are
+    masked in the returned O(config), in the diff and in the logged module arguments.
 author:
   - fleetops engineering (@fleetops)
 attributes:
@@ -158,6 +158,18 @@ def masked(value):
     return value
 
 
+def secret_values(value, secret=False):
+    """Every non-empty scalar under a SECRET_KEYS key, at any depth, as text."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from secret_values(item, secret or key in SECRET_KEYS)
+    elif isinstance(value, list):
+        for item in value:
+            yield from secret_values(item, secret)
+    elif secret and value not in (None, "") and not isinstance(value, bool):
+        yield to_native(value)
+
+
 def canonical(value):
     return json.dumps(value, sort_keys=True)
 
@@ -180,8 +192,11 @@ class DaemonConfig:
             return {}
         if not os.path.isfile(self.path):
             self.module.fail_json(msg=f"{self.path} is not a regular file; left unchanged", **self.result)
-        with open(self.path, "rb") as handle:
-            raw = handle.read()
+        try:
+            with open(self.path, "rb") as handle:
+                raw = handle.read()
+        except OSError as exc:
+            self.module.fail_json(msg=f"Cannot read {self.path}: {to_native(exc)}; the file was left unchanged", **self.result)
         try:
             text = raw.decode("utf-8")
             data = json.loads(text) if text.strip() else {}
@@ -190,6 +205,10 @@ class DaemonConfig:
         if not isinstance(data, dict):
             self.module.fail_json(msg=f"{self.path} holds a JSON {type(data).__name__}, not an object; the file was left unchanged", **self.result)
         return data
+
+    def hide_secrets(self, config):
+        """Keep secret values out of everything the module returns, module_args included."""
+        self.module.no_log_values.update(secret_values(config))
 
     def write(self, text):
         parent = os.path.dirname(self.path) or "."
@@ -206,11 +225,16 @@ class DaemonConfig:
     def run(self):
         params = self.module.params
         existed = os.path.exists(self.path)
+        self.hide_secrets(params["config"])
         before = self.load()
+        self.hide_secrets(before)
         after = merge(before, params["config"]) if params["state"] == "present" else remove(before, params["config"])
         content_changed = canonical(before) != canonical(after)
         if content_changed and not self.module.check_mode:
-            self.write(render(after))
+            try:
+                self.write(render(after))
+            except OSError as exc:
+                self.module.fail_json(msg=f"Cannot write {self.path}: {to_native(exc)}", **self.result)
         self.result.update(changed=content_changed, restart_required=content_changed, config=masked(after))
         if os.path.exists(self.path):
             file_args = self.module.load_file_common_arguments(params, path=self.path)

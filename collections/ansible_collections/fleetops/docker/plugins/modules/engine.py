@@ -54,6 +54,7 @@ options:
       - Version pins, package name (logical or real) to version. A pin is either the full
         C([epoch:]version-release) (V(20.10.25-1.amzn2.0.4), V(20.10.24+dfsg1-1+deb12u1+b6)) or the bare version
         (V(20.10.25)), which selects the newest release of that version.
+      - Versions must be strings; quote them in YAML (an unquoted V(1.10) would arrive as the number 1.1).
       - Installed packages that differ from their pin are upgraded or downgraded to it.
       - Ignored when O(state=absent).
     type: dict
@@ -67,8 +68,8 @@ options:
   lock_timeout:
     description:
       - Seconds to wait for another package manager run (cloud-init, yum-cron, unattended-upgrades) to release its
-        lock before failing. The module polls the yum/dnf pid files, runs yum and dnf with
-        C(--setopt=exit_on_lock=True) so they never hang, retries a command that reports a lock, and sets
+        lock before failing; each command gets the full time. The module polls the yum/dnf pid files, runs yum and
+        dnf with C(--setopt=exit_on_lock=True) so they never hang, retries a command that failed on a lock, and sets
         apt-get's C(DPkg::Lock::Timeout) option to this value.
     type: int
     default: 300
@@ -82,6 +83,7 @@ options:
     description:
       - With O(state=absent), also delete C(/var/lib/docker) and C(/var/lib/containerd) (images, containers,
         volumes). The default keeps them. Only valid with O(state=absent).
+      - A directory that is a mount point (a separate volume) is emptied and kept.
     type: bool
     default: false
   backend:
@@ -229,6 +231,19 @@ CLOCK = time.monotonic
 CHANGE_ORDER = ("remove", "downgrade", "install")
 
 
+def delete_data(path):
+    """Delete a data directory; a mount point (a separate volume, e.g. EBS) is emptied and kept."""
+    if not os.path.ismount(path):
+        shutil.rmtree(path)
+        return
+    for name in os.listdir(path):
+        entry = os.path.join(path, name)
+        if os.path.isdir(entry) and not os.path.islink(entry):
+            shutil.rmtree(entry)
+        else:
+            os.unlink(entry)
+
+
 def report(record, action):
     entry = {key: record.get(key) for key in ("name", "epoch", "version", "release", "arch", "repo", "size_bytes")}
     entry.update(size=human_size(record.get("size_bytes")), action=action)
@@ -340,7 +355,11 @@ class EngineManager:
         for path in DATA_DIRS:
             if os.path.lexists(path):
                 if not self.module.check_mode:
-                    shutil.rmtree(path)
+                    try:
+                        delete_data(path)
+                    except OSError as exc:
+                        self.fail(f"Could not delete the data in {path}: {exc}. The package changes are done; "
+                                  "purged_paths lists the directories deleted before this one.")
                 self.result["purged_paths"].append(path)
                 self.result["changed"] = True
 
@@ -398,6 +417,11 @@ def main():
         module.fail_json(msg="purge_data is only valid with state=absent (got state={})".format(params["state"]))
     if any(value in (None, "") for value in params["versions"].values()):
         module.fail_json(msg="versions: every pin needs a version, got {}".format(params["versions"]))
+    unquoted = [f"{name}: {value!r} ({type(value).__name__})"
+                for name, value in params["versions"].items() if not isinstance(value, str)]
+    if unquoted:
+        module.fail_json(msg="versions: quote every version in YAML, an unquoted 1.10 becomes the number 1.1; got "
+                             + ", ".join(unquoted))
     try:
         with open(OS_RELEASE) as handle:
             os_release = handle.read()
@@ -411,7 +435,7 @@ def main():
         platform = BACKEND_DEFAULT_PLATFORM[params["backend"]]
     backend_name = PLATFORMS[platform]["backend"] if params["backend"] == "auto" else params["backend"]
     module.run_command_environ_update = ENVIRONMENT
-    backend = Backend(backend_name, module.run_command, params["lock_timeout"], SLEEP, CLOCK)
+    backend = Backend(backend_name, module.run_command, params["lock_timeout"], SLEEP, CLOCK, module.warn)
     manager = EngineManager(module, backend, platform)
     try:
         manager.run()

@@ -29,8 +29,9 @@ attributes:
 options:
   images:
     description:
-      - References to report on (strings, or dicts with C(name) like M(fleetops.docker.image_pull) takes;
-        their other keys are ignored). When empty, every local image is reported.
+      - References to report on. Each item is a reference string or a dict with the keys M(fleetops.docker.image_pull)
+        takes, C(name) (required), C(platform) and C(pull); they are validated the same way and any other key is an
+        error. C(platform) and C(pull) do not change the facts. When empty, every local image is reported.
     type: list
     elements: raw
     default: []
@@ -143,16 +144,14 @@ from ansible_collections.fleetops.docker.plugins.module_utils._engine_api import
     EngineClient,
 )
 from ansible_collections.fleetops.docker.plugins.module_utils._image_requests import (
+    daemon_down_in_check_mode,
     image_view,
-    parse_items,
-    parse_mirrors,
+    requests_from_params,
     source_for,
 )
 from ansible_collections.fleetops.docker.plugins.module_utils._registry_auth import (
     REGISTRY_ARGUMENT_SPEC,
-    RegistryAuth,
     RegistryAuthError,
-    module_runner,
 )
 
 
@@ -235,24 +234,13 @@ def main():
     params = module.params
 
     host = platforms.host_platform()
-    try:
-        mirrors = parse_mirrors(params["registry_mirrors"])
-        requests, errors = parse_items(params["images"], mirrors=mirrors, host=host)
-    except ValueError as exc:
-        requests, errors = [], [str(exc)]
-    if errors:
-        module.fail_json(msg="Invalid images or options: " + "; ".join(errors), errors=errors)
-
-    auth = RegistryAuth(params["registry_auth"], params["docker_config"], runner=module_runner(module))
+    requests, mirrors, auth = requests_from_params(module, host=host)
     try:
         client = EngineClient(params["docker_host"], params["timeout"])
         facts = ImageFacts(client, host, params["allow_32bit"], params["remote"], mirrors, auth)
         images, verdict = facts.gather(requests)
     except DaemonConnectionError as exc:
-        if not (module.check_mode and requests):
-            module.fail_json(msg=str(exc))
-        # Check mode before the engine exists (a fresh host): report the images as missing, do not fail.
-        module.warn(f"{exc} -- check mode reports the requested images as missing.")
+        daemon_down_in_check_mode(module, exc, "the requested images as missing", allowed=bool(requests))
         images = {r.reference.familiar: facts.entry(r.name, r.reference, None) for r in requests}
         verdict = {"host_platform": str(host), "all_compatible": True, "incompatible": [], "missing": list(images)}
     except EngineAPIError as exc:

@@ -206,16 +206,14 @@ from ansible_collections.fleetops.docker.plugins.module_utils._image_errors impo
 )
 from ansible_collections.fleetops.docker.plugins.module_utils._image_requests import (
     PULL_POLICIES,
+    daemon_down_in_check_mode,
     image_view,
-    parse_items,
-    parse_mirrors,
     repo_digests,
+    requests_from_params,
 )
 from ansible_collections.fleetops.docker.plugins.module_utils._registry_auth import (
     REGISTRY_ARGUMENT_SPEC,
-    RegistryAuth,
     RegistryAuthError,
-    module_runner,
 )
 
 
@@ -360,34 +358,25 @@ def main():
     argument_spec.update(REGISTRY_ARGUMENT_SPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
-
-    try:
-        mirrors = parse_mirrors(params["registry_mirrors"])
-        requests, errors = parse_items(params["images"], params["platform"], params["pull"], mirrors)
-    except ValueError as exc:
-        requests, errors = [], [str(exc)]
-    if params["concurrency"] < 1 or params["retries"] < 0 or params["retry_delay"] < 0:
-        errors.append("concurrency must be >= 1, retries and retry_delay >= 0")
-    if errors:
-        module.fail_json(msg="Invalid images or options, nothing was pulled: " + "; ".join(errors), errors=errors)
-
-    auth = RegistryAuth(params["registry_auth"], params["docker_config"], runner=module_runner(module))
+    requests, _mirrors, auth = requests_from_params(
+        module, params["platform"], params["pull"], failure="Invalid images or options, nothing was pulled", checks=[
+            (params["concurrency"] < 1, f"concurrency must be 1 or more, got {params['concurrency']}"),
+            (params["retries"] < 0, f"retries must be 0 or more, got {params['retries']}"),
+            (params["retry_delay"] < 0, f"retry_delay must be 0 or more seconds, got {params['retry_delay']}"),
+        ])
     try:
         headers = resolve_auth_headers(requests, auth)
         client = EngineClient(params["docker_host"], params["timeout"])
         client.version()
         daemon_down = None
     except DaemonConnectionError as exc:
-        if not module.check_mode:
-            module.fail_json(msg=str(exc))
+        daemon_down_in_check_mode(module, exc, "every image as would_pull")
         daemon_down = exc
     except (RegistryAuthError, EngineAPIError) as exc:
         module.fail_json(msg=str(exc))
 
     puller = ImagePuller(client, headers, module.check_mode, params["retries"], params["retry_delay"])
     if daemon_down:
-        # Check mode before the engine exists (a fresh host): every image would be pulled.
-        module.warn(f"{daemon_down} -- check mode reports every image as would_pull.")
         results = [dict(puller.new_result(request), action="would_pull", changed=True, seconds=0.0)
                    for request in requests]
     else:

@@ -1,6 +1,7 @@
 """EngineClient over a real UNIX socket (fake daemon), JSON stream parsing, error classification."""
 from __future__ import annotations
 
+import json
 import os
 import socket
 import tempfile
@@ -75,19 +76,64 @@ def test_inspect_missing_image_is_none(engine):
     assert api.EngineClient(engine.docker_host).inspect_image("ghost:1") is None
 
 
-def test_pull_stream_events_and_error_entry(engine):
+def test_pull_stream_returns_the_final_status_and_raises_on_an_error_entry(engine):
     client = api.EngineClient(engine.docker_host)
-    seen = []
 
-    events = client.pull_stream("docker.io/library/busybox", "latest", on_event=seen.append)
+    final = client.pull_stream("docker.io/library/busybox", "latest")
     with pytest.raises(api.StreamError) as raised:
         client.pull_stream("docker.io/library/busybox", "latest", platform="linux/s390x")
 
-    assert events == seen
-    assert events[0] == {"status": "Pulling from library/busybox", "id": "latest"}
-    assert events[-1]["status"] == "Status: Downloaded newer image for busybox:latest"
+    assert final == {"status": "Status: Downloaded newer image for busybox:latest"}
     assert raised.value.status == 200
     assert raised.value.daemon_message == "no matching manifest for linux/s390x in the manifest list entries"
+
+
+class ChunkedAnswer:
+    """A 200 response whose body arrives in the given chunks; counts how many were read."""
+
+    status = 200
+
+    def __init__(self, chunks):
+        self.chunks = list(chunks)
+        self.read_count = 0
+
+    def read1(self, size):
+        self.read_count += 1
+        return self.chunks.pop(0) if self.chunks else b""
+
+
+class ClosingConnection:
+    closed = False
+
+    def close(self):
+        self.closed = True
+
+
+def stream_of(monkeypatch, events):
+    client = api.EngineClient(api.DEFAULT_DOCKER_HOST, api_version="1.41")
+    answer, conn = ChunkedAnswer(json.dumps(event).encode() + b"\r\n" for event in events), ClosingConnection()
+    monkeypatch.setattr(client, "_send", lambda *args, **kwargs: (conn, answer))
+    return client, answer, conn
+
+
+def test_stream_keeps_only_the_last_entry(monkeypatch):
+    progress = [{"status": "Downloading", "id": f"layer{n}", "progressDetail": {"current": n}} for n in range(2000)]
+    client, answer, conn = stream_of(monkeypatch, progress + [{"status": "Status: Image is up to date for busybox:latest"}])
+
+    assert client.stream("POST", "/images/create") == {"status": "Status: Image is up to date for busybox:latest"}
+    assert answer.chunks == [] and conn.closed
+
+
+def test_stream_stops_at_the_first_error_entry(monkeypatch):
+    events = [{"status": "Pulling fs layer", "id": "a"}, {"errorDetail": {"message": "first failure"}, "error": "first failure"},
+              {"error": "second failure"}, {"status": "never read"}]
+    client, answer, conn = stream_of(monkeypatch, events)
+
+    with pytest.raises(api.StreamError) as raised:
+        client.stream("POST", "/images/create")
+
+    assert raised.value.daemon_message == "first failure"
+    assert answer.read_count == 2 and len(answer.chunks) == 2 and conn.closed
 
 
 def test_stream_parser_handles_arbitrary_chunk_boundaries():

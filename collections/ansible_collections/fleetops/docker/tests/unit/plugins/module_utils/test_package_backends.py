@@ -177,6 +177,28 @@ def test_backend_caches_identical_madison_queries_only():
     assert b.BACKENDS["yum"]["available"].get("cache") is None
 
 
+def test_backend_madison_cache_hits_for_the_same_names_in_another_order():
+    calls = []
+
+    def run_command(argv):
+        calls.append(argv)
+        return 0, out.MADISON_MISSING, ""
+
+    backend = b.Backend("apt", run_command, 30, lambda seconds: None, lambda: 0.0)
+    installed = {r["name"]: r for r in b.parse_dpkg("pigz\t2.6-1\tamd64\tii \t204\ncgroup-tools\t2.0.2-2\tamd64\tii \t121\n")}
+    assert backend.installed_repos(installed) == {"cgroup-tools": "@http://deb.debian.org/debian bookworm/main",
+                                                  "pigz": "@http://deb.debian.org/debian bookworm/main"}
+    assert sorted(backend.available(["pigz", "cgroup-tools"])) == ["cgroup-tools", "pigz"]
+    assert calls == [["apt-cache", "madison", "cgroup-tools", "pigz"]]
+
+
+def test_backends_declare_only_commands_the_engine_runs():
+    """Upgrades are installs of a newer exact version (EngineManager.apply), so there is no 'upgrade' command."""
+    used = {"installed", "installed_repos", "available", "refresh", "install", "downgrade", "remove"}
+    for spec in b.BACKENDS.values():
+        assert {key for key, value in spec.items() if isinstance(value, dict) and "argv" in value} == used
+
+
 # ---------------------------------------------------------------- real Amazon Linux lock / repository messages
 
 def test_backend_retries_while_yum_prints_the_real_lock_message():
@@ -213,12 +235,70 @@ def test_backend_gives_up_on_a_lock_after_lock_timeout_and_names_it(name, lock_t
      "Couldn't resolve host name for https://cdn.amazonlinux.com/al2023/core/mirrors/2023.0.20230315/x86_64/mirror.list "
      "[getaddrinfo() thread failed to start]"),
 ])
-@pytest.mark.parametrize("rc", [0, 1])
-def test_backend_reports_the_real_unreachable_repository_whatever_the_rc(name, text, first_line, rc):
-    backend, _calls = make_backend(name, [(rc, "", text)])
+def test_backend_reports_the_real_unreachable_repository_on_failure(name, text, first_line):
+    backend, _calls = make_backend(name, [(1, "", text)])
     with pytest.raises(b.PackageManagerError) as failure:
         backend.refresh()
     assert failure.value.msg == f"Package repository unreachable ({name}): {first_line}"
+
+
+def test_backend_reports_a_repository_dnf_skipped_although_it_exited_0():
+    backend, _calls = make_backend("dnf", [(0, out.DNF_SKIPPED_REPO_OUT, out.DNF_SKIPPED_REPO_ERR)])
+    with pytest.raises(b.PackageManagerError) as failure:
+        backend.refresh()
+    assert failure.value.msg.startswith(
+        "Package repository unreachable (dnf): Failed to download metadata for repo 'amazonlinux': Cannot prepare")
+    assert failure.value.details["rc"] == 0
+
+
+@pytest.mark.parametrize("name, rc, stdout, stderr", [
+    ("yum", 0, "", out.YUM_UNREACHABLE_ERR),  # SYNTHETIC pairing: the REAL yum text with rc 0
+    ("apt", 0, out.APT_UPDATE_UNREACHABLE_OUT, out.APT_UPDATE_UNREACHABLE_ERR),
+])
+def test_backend_only_warns_about_repository_messages_of_a_successful_command(name, rc, stdout, stderr):
+    warnings = []
+    backend = b.Backend(name, lambda argv: (rc, stdout, stderr), 30, lambda seconds: None, lambda: 0.0, warnings.append)
+    backend.refresh()
+    assert len(warnings) == 1
+    assert "succeeded but reported a repository problem (its package lists may be old): " in warnings[0]
+
+
+def test_backend_does_not_rerun_a_command_that_waited_for_the_lock_and_succeeded():
+    calls, sleeps = [], []
+
+    def run_command(argv):
+        calls.append(argv)
+        assert len(calls) == 1, "the command succeeded; it must not run again"
+        return 0, out.YUM_LIST_AVAILABLE, out.YUM_LOCKED_WAITING_AL2
+
+    backend = b.Backend("yum", run_command, 30, sleeps.append, lambda: 0.0)
+    assert [r["version"] for r in backend.available(["docker"])["docker"]] == ["20.10.17", "20.10.25"]
+    assert len(calls) == 1 and sleeps == []
+
+
+def test_backend_lock_timeout_counts_from_each_command_not_from_construction():
+    now, sleeps = [0.0], []
+    results = [(1, "", out.YUM_LOCKED_ERR), (0, out.YUM_COMPLETE, "")]
+    backend = b.Backend("yum", lambda argv: results.pop(0), 5, sleeps.append, lambda: now[0])
+    now[0] = 600.0  # the module ran for ten minutes before this command
+    backend.refresh()
+    assert sleeps == [b.LOCK_POLL_SECONDS] and results == []
+
+
+def test_lock_error_after_a_change_does_not_claim_nothing_was_changed():
+    now = [0.0]
+
+    def sleep(seconds):
+        now[0] += seconds
+
+    results = [(0, out.YUM_COMPLETE, "")] + [(1, "", out.YUM_LOCKED_ERR)] * 10
+    backend = b.Backend("yum", lambda argv: results.pop(0), 5, sleep, lambda: now[0])
+    record = {"name": "docker", "epoch": "0", "version": "20.10.17", "release": "1.amzn2.0.1"}
+    backend.apply("remove", [record])
+    with pytest.raises(b.PackageManagerError) as failure:
+        backend.apply("install", [record])
+    assert failure.value.msg.endswith("another copy is running as pid 3160.; no further change was made.")
+    assert "nothing was changed" not in failure.value.msg
 
 
 @pytest.mark.parametrize("name, transcript", [("yum", out.YUM_INSTALL_DOCKER_AL2), ("dnf", out.DNF_INSTALL_DOCKER_AL2023)])

@@ -152,6 +152,18 @@ def test_unreadable_config_is_an_error(tmp_path):
         RegistryAuth(config_path=str(path)).header_for("quay.io")
 
 
+@pytest.mark.parametrize("text, kind", [('["auths"]', "list"), ('"auths"', "str"), ("42", "int")])
+def test_config_whose_top_level_is_not_an_object_is_a_clear_error(tmp_path, text, kind):
+    path = tmp_path / "config.json"
+    path.write_text(text)
+    resolver = RegistryAuth(config_path=str(path))
+
+    for _attempt in range(2):  # and stays one on the next registry
+        with pytest.raises(RegistryAuthError) as raised:
+            resolver.header_for("quay.io")
+        assert str(raised.value) == f"Docker config {path} holds a JSON {kind}, not an object"
+
+
 def test_default_config_path_honours_docker_config():
     assert auth_mod.default_config_path({"DOCKER_CONFIG": "/etc/docker-client"}) == "/etc/docker-client/config.json"
     assert auth_mod.default_config_path({}).endswith("/.docker/config.json")

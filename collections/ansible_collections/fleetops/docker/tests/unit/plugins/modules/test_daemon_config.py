@@ -137,3 +137,52 @@ def test_user_config_json_gets_mode_0600_and_secrets_are_masked(tmp_path, run_mo
     assert json.loads(path.read_text())["auths"]["quay.io"]["auth"] == "c2VjcmV0OnNlY3JldA=="
     assert result["config"]["auths"]["quay.io"]["auth"] == "********"
     assert "c2VjcmV0" not in json.dumps(result)
+
+
+def test_secrets_appear_nowhere_in_the_result_not_even_in_the_invocation(tmp_path, run_module):
+    path = tmp_path / "config.json"
+    path.write_text('{"auths": {"quay.io": {"identitytoken": "file-token-kept-on-disk"}}}')
+    result = run_module(daemon_config, {"path": str(path), "backup": False,
+                                        "config": {"auths": {"r.example": {"auth": "dXNlcjpTM0NSRVQ="}}}}, diff=True)
+    assert result.rc == 0 and result["changed"] is True
+    assert "invocation" in result
+    text = json.dumps(result)
+    assert "dXNlcjpTM0NSRVQ=" not in text
+    assert "file-token-kept-on-disk" not in text
+    assert json.loads(path.read_text())["auths"]["r.example"]["auth"] == "dXNlcjpTM0NSRVQ="
+
+
+def test_secrets_are_kept_out_of_a_failure_result_too(tmp_path, run_module):
+    path = tmp_path / "config.json"
+    path.write_text('["not an object"]')
+    result = run_module(daemon_config, {"path": str(path), "config": {"auths": {"r.example": {"password": "S3CRET-pw"}}}})
+    assert result.rc == 1
+    assert "S3CRET-pw" not in json.dumps(result)
+
+
+def test_unreadable_file_fails_clearly(tmp_path, run_module, monkeypatch):
+    path = tmp_path / "daemon.json"
+    path.write_bytes(EXISTING)
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(daemon_config, "open", denied, raising=False)
+    result = run_module(daemon_config, {"path": str(path), "config": {"debug": True}})
+    assert result.rc == 1
+    assert result["msg"] == f"Cannot read {path}: [Errno 13] Permission denied: '{path}'; the file was left unchanged"
+    assert path.read_bytes() == EXISTING
+
+
+def test_unwritable_directory_fails_clearly(tmp_path, run_module, monkeypatch):
+    path = tmp_path / "daemon.json"
+    path.write_bytes(EXISTING)
+
+    def denied(**kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path))
+
+    monkeypatch.setattr(daemon_config.tempfile, "mkstemp", denied)
+    result = run_module(daemon_config, {"path": str(path), "backup": False, "config": {"debug": True}})
+    assert result.rc == 1
+    assert result["msg"] == f"Cannot write {path}: [Errno 13] Permission denied: '{tmp_path}'"
+    assert path.read_bytes() == EXISTING

@@ -653,3 +653,87 @@ def test_bad_input_is_rejected_before_any_command(env, run_module, args, message
     result = run_module(engine, args)
     assert result.rc == 1 and result["msg"].startswith(message)
     assert runner.seen == []
+
+
+# ---------------------------------------------------------------- review fixes
+
+def test_purge_data_empties_a_mounted_data_volume_and_keeps_the_mount_point(env, run_module, monkeypatch):
+    mounted = env.data_dirs[0]
+    os.makedirs(os.path.join(mounted, "overlay2", "l"))
+    with open(os.path.join(mounted, "engine-id"), "w") as handle:
+        handle.write("id\n")
+    os.symlink("/etc", os.path.join(mounted, "link-to-etc"))
+    os.makedirs(os.path.join(env.data_dirs[1], "io.containerd.content.v1.content"))
+    real_ismount = os.path.ismount
+    monkeypatch.setattr(os.path, "ismount", lambda path: path == mounted or real_ismount(path))
+    env.expect(call(RPM_Q + AL2_NAMES, rc=5, stdout=out.RPM_NONE_INSTALLED))
+    result = run_module(engine, {"state": "absent", "purge_data": True})
+    assert result.rc == 0, result
+    assert result["changed"] is True and result["purged_paths"] == env.data_dirs
+    assert os.path.isdir(mounted) and os.listdir(mounted) == []
+    assert os.path.isdir("/etc"), "a symlink inside is removed, not followed"
+    assert not os.path.exists(env.data_dirs[1])
+
+
+def test_purge_data_that_cannot_be_deleted_fails_clearly_after_the_removal(env, run_module, monkeypatch):
+    os.makedirs(env.data_dirs[0])
+
+    def busy(path):
+        raise OSError(16, "Device or resource busy", path)
+
+    monkeypatch.setattr(engine.shutil, "rmtree", busy)
+    runner = env.expect(
+        call(RPM_Q + AL2_NAMES, stdout=out.RPM_SEED_INSTALLED),
+        call(YUM_INSTALLED + AL2_SORTED, stdout=out.YUM_LIST_INSTALLED_SEED),
+        call(YUM + ["-y", "remove"] + AL2_NAMES, stdout=out.YUM_COMPLETE),
+        call(RPM_Q + AL2_NAMES, rc=5, stdout=out.RPM_NONE_INSTALLED),
+    )
+    result = run_module(engine, {"state": "absent", "purge_data": True})
+    runner.assert_done()
+    assert result.rc == 1
+    assert result["msg"] == (f"Could not delete the data in {env.data_dirs[0]}: [Errno 16] Device or resource busy: "
+                             f"'{env.data_dirs[0]}'. The package changes are done; purged_paths lists the directories "
+                             "deleted before this one.")
+    assert result["changed"] is True and {p["action"] for p in result["packages"]} == {"remove"}
+    assert result["purged_paths"] == []
+
+
+@pytest.mark.parametrize("versions, shown", [
+    ({"runc": 1.1}, "runc: 1.1 (float)"),
+    ({"docker": "20.10.25", "containerd": 1}, "containerd: 1 (int)"),
+])
+def test_unquoted_version_numbers_are_rejected_before_any_command(env, run_module, versions, shown):
+    runner = env.expect()
+    result = run_module(engine, {"versions": versions})
+    assert result.rc == 1
+    assert result["msg"] == "versions: quote every version in YAML, an unquoted 1.10 becomes the number 1.1; got " + shown
+    assert runner.seen == []
+
+
+def test_apt_update_that_succeeds_with_fetch_warnings_goes_on_and_warns(env, run_module):
+    env.os_release(out.OS_RELEASE_DEBIAN12)
+    runner = env.expect(
+        call(["apt-get", "-q", "update"], stdout=out.APT_UPDATE_UNREACHABLE_OUT, stderr=out.APT_UPDATE_UNREACHABLE_ERR),
+        call(DPKG_Q + DEB_NAMES, stdout=out.DPKG_FULL_OUT),
+        call(["apt-cache", "madison"] + DEB_SORTED, stdout=out.MADISON_MISSING + out.MADISON_INSTALLED),
+    )
+    result = run_module(engine, {"update_cache": True})
+    runner.assert_done()
+    assert result.rc == 0 and result["changed"] is False
+    assert result.warning_texts == ["apt-get succeeded but reported a repository problem (its package lists may be old): "
+                                    "Temporary failure resolving 'deb.debian.org'"]
+
+
+def test_apt_install_that_waited_for_the_lock_and_succeeded_is_not_rerun(env, run_module):
+    env.os_release(out.OS_RELEASE_DEBIAN12)
+    runner = env.expect(
+        call(DPKG_Q + DEB_NAMES, rc=1, stdout=out.DPKG_PARTIAL_OUT, stderr=out.DPKG_PARTIAL_ERR),
+        call(["apt-cache", "madison", "containerd", "docker.io", "runc"], stdout=out.MADISON_INSTALLED),
+        call(["apt-cache", "madison", "cgroup-tools", "pigz"], stdout=out.MADISON_MISSING),
+        # SYNTHETIC pairing: apt printed the REAL lock-wait line, got the lock within DPkg::Lock::Timeout, installed.
+        call(APT_GET + ["install", "cgroup-tools=2.0.2-2", "pigz=2.6-1"], stdout=out.APT_LOCKED_OUT + out.APT_INSTALL_OUT),
+        call(DPKG_Q + DEB_NAMES, stdout=out.DPKG_FULL_OUT),
+    )
+    result = run_module(engine, {})
+    runner.assert_done()
+    assert result.rc == 0 and result["changed"] is True and env.clock.sleeps == []

@@ -163,3 +163,28 @@ def test_check_mode_without_a_daemon_reports_images_missing(run_module, tmp_path
     assert result["missing"] == ["busybox:latest"]
     assert result["images"]["busybox:latest"]["present"] is False
     assert "check mode reports the requested images as missing" in result.warning_texts[0]
+
+
+def test_timeout_below_one_second_fails_before_any_api_call(run_module, engine, host):
+    result = run_module(image_facts, facts_args(engine, ["busybox"], timeout=0))
+
+    assert result.rc == 1
+    assert result["msg"] == "Invalid images or options: timeout must be 1 second or more, got 0"
+    assert engine.requests == []
+
+
+@pytest.mark.parametrize("item, expected", [
+    ({"name": "busybox", "tag": "1"}, "images[1]: unknown keys tag (allowed: name, platform, pull)"),
+    ({"name": "busybox", "pull": "never"}, "images[1]: pull must be one of missing, always, got 'never'"),
+])
+def test_dict_items_take_exactly_the_image_pull_keys(run_module, engine, host, item, expected):
+    result = run_module(image_facts, facts_args(engine, [item]))
+
+    assert result.rc == 1 and result["msg"] == "Invalid images or options: " + expected
+    assert engine.requests == []
+
+
+def test_documentation_says_what_dict_items_accept():
+    text = " ".join(image_facts.DOCUMENTATION.split())
+    assert "their other keys are ignored" not in text
+    assert "C(name) (required), C(platform) and C(pull)" in text and "any other key is an error" in text

@@ -349,3 +349,17 @@ def test_tcp_docker_host_is_refused_clearly(run_module):
 
     assert result.rc == 1
     assert "only local UNIX sockets" in result["msg"]
+
+
+@pytest.mark.parametrize("options, expected", [
+    ({"timeout": 0}, "timeout must be 1 second or more, got 0"),
+    ({"concurrency": 0}, "concurrency must be 1 or more, got 0"),
+    ({"retries": -1}, "retries must be 0 or more, got -1"),
+    ({"retry_delay": -0.5}, "retry_delay must be 0 or more seconds, got -0.5"),
+])
+def test_invalid_options_fail_before_any_api_call(run_module, engine, options, expected):
+    result = run_module(image_pull, pull_args(engine, ["busybox"], **options))
+
+    assert result.rc == 1
+    assert result["msg"] == "Invalid images or options, nothing was pulled: " + expected
+    assert engine.requests == []
