@@ -4,10 +4,11 @@
 One piece of code for `make run`, Molecule (`make molecule` calls `prepare` first) and the benchmarks.
 
     fleet.py engine            make sure a Docker engine answers on this machine
-    fleet.py image             build (or reuse) the Debian 12 systemd host image
+    fleet.py image             build (or reuse) the systemd host image of every kind in KINDS
     fleet.py registry          start the registry stand-in and push the fixture images
-    fleet.py prepare           engine + image + registry (what Molecule needs)
-    fleet.py up [--hosts N]    prepare, then N SSH-reachable hosts and inventory/local/hosts.yml
+    fleet.py prepare           engine + images + registry (what Molecule needs)
+    fleet.py up [--hosts SPEC] prepare, then SSH-reachable hosts and inventory/local/hosts.yml;
+                               SPEC is "N" (N bookworm hosts) or "bookworm=2,trixie=1" (default: FLEET_HOSTS)
     fleet.py down [--all]      remove the hosts (--all: the registry and network too)
     fleet.py status            what is running
 """
@@ -30,11 +31,19 @@ ROOT = HERE.parent.parent
 STATE = Path(os.environ.get("FLEET_STATE_DIR", ROOT / ".fleet"))
 SPEC = json.loads((HERE / "host_spec.json").read_text())
 
-HOST_IMAGE = "fleetops/host"
+# Kinds of test host: each is one cached image, built by BUILDERS[builder] from its recipe. `image` is the
+# repository (`:<recipe hash>` and `:latest` tags), `prefix` names its hosts, `group` is its inventory group.
+KINDS = {
+    "bookworm": {"builder": "debian", "suite": "bookworm", "arch": "amd64", "image": "fleetops/host",
+                 "prefix": "fleet-host", "group": "debian_bookworm"},
+    "trixie": {"builder": "debian", "suite": "trixie", "arch": "amd64", "image": "fleetops/host-trixie",
+               "prefix": "fleet-trixie", "group": "debian_trixie"},
+}
+DEFAULT_HOSTS = "bookworm=2"
+HOST_IMAGE = KINDS["bookworm"]["image"]  # also runs the registries (Debian's docker-registry is in it)
 NETWORK = SPEC["network"]
 REGISTRY = "fleetops-registry"
 PRIVATE_REGISTRY = "fleetops-registry-private"
-HOST_PREFIX = "fleet-host"
 LABEL = "fleetops.fleet=1"
 DOCKERD_LOG = Path("/var/log/fleetops-dockerd.log")
 DEBIAN_MIRROR = os.environ.get("FLEET_DEBIAN_MIRROR", "http://deb.debian.org/debian")
@@ -96,11 +105,13 @@ def apt_install(*packages):
     sh("apt-get", "install", "-y", "-q", *packages, env=env)
 
 
-# ---------------------------------------------------------------- host image
-def recipe_hash():
-    digest = hashlib.sha256((DEBIAN_MIRROR + DEBIAN_SECURITY_MIRROR).encode())
-    for name in sorted(p.name for p in (HERE / "image").iterdir()):
-        digest.update(name.encode() + (HERE / "image" / name).read_bytes())
+# ---------------------------------------------------------------- host images
+def recipe_hash(kind):
+    spec = KINDS[kind]
+    digest = hashlib.sha256(json.dumps([spec, DEBIAN_MIRROR, DEBIAN_SECURITY_MIRROR], sort_keys=True).encode())
+    recipe = HERE / "image" / spec["builder"]
+    for path in sorted(p for p in recipe.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(recipe)).encode() + path.read_bytes())
     return digest.hexdigest()[:12]
 
 
@@ -108,33 +119,49 @@ def image_exists(ref):
     return docker("image", "inspect", ref, check=False).returncode == 0
 
 
-def ensure_image():
-    tag = f"{HOST_IMAGE}:{recipe_hash()}"
+def ensure_images(kinds):
+    """Build the missing host images side by side (each build is mostly waiting on the archive or on qemu)."""
+    import concurrent.futures
+
+    kinds = list(dict.fromkeys(["bookworm", *kinds]))  # bookworm runs the registries
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(kinds)) as pool:
+        for kind, tag in zip(kinds, pool.map(ensure_image, kinds)):
+            docker("tag", tag, f"{KINDS[kind]['image']}:latest")
+
+
+def ensure_image(kind):
+    tag = f"{KINDS[kind]['image']}:{recipe_hash(kind)}"
     if image_exists(tag):
         log(f"host image {tag} is cached")
     else:
-        build_image(tag)
-    docker("tag", tag, f"{HOST_IMAGE}:latest")
+        if not shutil.which("debootstrap"):
+            apt_install("debootstrap")
+        started = time.monotonic()
+        BUILDERS[KINDS[kind]["builder"]](kind, tag, STATE / f"rootfs-{kind}")
+        log(f"built {tag} in {time.monotonic() - started:.0f} s")
     return tag
 
 
-def build_image(tag):
-    if not shutil.which("debootstrap"):
-        apt_install("debootstrap")
-    packages = [line.strip() for line in (HERE / "image" / "packages.txt").read_text().splitlines()
+def build_debian(kind, tag, rootfs):
+    spec = KINDS[kind]
+    recipe = HERE / "image" / "debian"
+    packages = [line.strip() for line in (recipe / "packages.txt").read_text().splitlines()
                 if line.strip() and not line.startswith("#")]
-    rootfs = STATE / "rootfs"
     if rootfs.exists():
         shutil.rmtree(rootfs)
     rootfs.parent.mkdir(parents=True, exist_ok=True)
-    log(f"building {tag} with debootstrap (about a minute)")
-    started = time.monotonic()
-    sh("debootstrap", "--variant=minbase", f"--include={','.join(packages)}", "bookworm", str(rootfs),
-       DEBIAN_MIRROR)
-    shutil.copy(HERE / "image" / "setup.sh", rootfs / "tmp" / "setup.sh")
-    sh("chroot", str(rootfs), "/bin/sh", "/tmp/setup.sh", DEBIAN_MIRROR, DEBIAN_SECURITY_MIRROR)
+    log(f"building {tag} with debootstrap {spec['suite']} (about a minute)")
+    sh("debootstrap", "--variant=minbase", f"--arch={spec['arch']}", f"--include={','.join(packages)}",
+       spec["suite"], str(rootfs), DEBIAN_MIRROR)
+    shutil.copy(recipe / "setup.sh", rootfs / "tmp" / "setup.sh")
+    sh("chroot", str(rootfs), "/bin/sh", "/tmp/setup.sh", DEBIAN_MIRROR, DEBIAN_SECURITY_MIRROR, spec["suite"])
     (rootfs / "tmp" / "setup.sh").unlink()
-    changes = ['CMD ["/sbin/init"]', "ENV container=docker", f"LABEL fleetops.recipe={tag.split(':')[1]}"]
+    import_rootfs(rootfs, tag, ['CMD ["/sbin/init"]', "ENV container=docker"])
+
+
+def import_rootfs(rootfs, tag, changes):
+    """`docker import` a root filesystem (then remove it), labelled with its recipe hash."""
+    changes = [*changes, f"LABEL fleetops.recipe={tag.split(':')[1]}"]
     tar = subprocess.Popen(["tar", "-C", str(rootfs), "--numeric-owner", "-c", "."], stdout=subprocess.PIPE)
     args = ["docker", "import"] + [arg for change in changes for arg in ("--change", change)] + ["-", tag]
     imported = subprocess.Popen(args, stdin=tar.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -143,7 +170,9 @@ def build_image(tag):
     if imported.wait() != 0 or tar.wait() != 0:
         die(f"docker import failed: {err.strip()}")
     shutil.rmtree(rootfs)
-    log(f"built {tag} in {time.monotonic() - started:.0f} s")
+
+
+BUILDERS = {"debian": build_debian}
 
 
 # ---------------------------------------------------------------- containers
@@ -157,12 +186,12 @@ def ensure_network():
         docker("network", "create", "--label", LABEL, NETWORK)
 
 
-def run_container(name, args, command=(), volumes=(), files=()):
+def run_container(name, args, command=(), volumes=(), files=(), image=HOST_IMAGE):
     """Start `name`, reusing a running one made the same way; replace a stopped leftover or a changed one.
 
     "The same way": same image, arguments, command and content of the mounted `files` (a label records it).
     `volumes` are the container's own named volumes: a replaced container starts without the old one's data."""
-    image_id = docker("image", "inspect", "-f", "{{.Id}}", f"{HOST_IMAGE}:latest").stdout.strip()
+    image_id = docker("image", "inspect", "-f", "{{.Id}}", f"{image}:latest").stdout.strip()
     recipe = hashlib.sha256(json.dumps([image_id, args, list(command)]).encode())
     for path in files:
         recipe.update(Path(path).read_bytes())
@@ -179,11 +208,11 @@ def run_container(name, args, command=(), volumes=(), files=()):
     if running is None:
         log(f"starting {name}")
     docker("run", "-d", "--name", name, "--hostname", name, "--label", LABEL, "--label", f"fleetops.spec={spec}",
-           "--network", NETWORK, *args, f"{HOST_IMAGE}:latest", *command)
+           "--network", NETWORK, *args, f"{image}:latest", *command)
     return True
 
 
-def host_run_args():
+def host_run_args(kind="bookworm"):
     caps = [arg for cap in SPEC["capabilities"] for arg in ("--cap-add", cap)]
     opts = [arg for opt in SPEC["security_opts"] for arg in ("--security-opt", opt)]
     tmpfs = [arg for path in SPEC["tmpfs"] for arg in ("--tmpfs", path)]
@@ -276,19 +305,47 @@ def ssh_key():
     return key
 
 
-def ensure_hosts(count):
+def parse_hosts(spec):
+    """ "3" -> {"bookworm": 3}; "bookworm=2,trixie=1" -> {"bookworm": 2, "trixie": 1}."""
+    if spec.strip().isdigit():
+        return {"bookworm": int(spec)}
+    counts = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        kind, _, count = part.partition("=")
+        if kind not in KINDS or not count.strip().isdigit():
+            die(f"--hosts {spec!r}: expected N or KIND=N,... with KIND one of {', '.join(KINDS)}")
+        counts[kind] = int(count)
+    return counts
+
+
+def host_names(counts):
+    return {f"{KINDS[kind]['prefix']}{i}": kind for kind, count in counts.items() for i in range(1, count + 1)}
+
+
+def ensure_hosts(counts):
     key = ssh_key()
-    names = [f"{HOST_PREFIX}{i}" for i in range(1, count + 1)]
-    for name in names:
-        run_container(name, [*host_run_args(), "-p", "127.0.0.1::22",
+    names = host_names(counts)
+    for name, kind in names.items():
+        run_container(name, [*host_run_args(kind), "-p", "127.0.0.1::22",
                              "-v", f"{name}-docker:/var/lib/docker",
                              "-v", f"{STATE / 'ssh' / 'authorized_keys'}:/etc/ssh/authorized_keys/admin:ro"],
-                      volumes=[f"{name}-docker"], files=[STATE / "ssh" / "authorized_keys"])
+                      volumes=[f"{name}-docker"], files=[STATE / "ssh" / "authorized_keys"],
+                      image=KINDS[kind]["image"])
+    for name in set(fleet_hosts()) - set(names):  # hosts a larger or other SPEC made earlier
+        log(f"removing {name} (not in --hosts)")
+        docker("rm", "-f", "-v", name)
+        docker("volume", "rm", f"{name}-docker", check=False)
     hosts = {name: {"ansible_host": "127.0.0.1", "ansible_port": published_port(name, 22)} for name in names}
     for name, host in hosts.items():
         wait_ssh(name, host["ansible_port"], key)
-    write_inventory(hosts, key)
+    write_inventory(hosts, names, key)
     return hosts
+
+
+def fleet_hosts():
+    names = docker("ps", "-a", "--filter", f"label={LABEL}", "--format", "{{.Names}}").stdout.split()
+    prefixes = tuple(spec["prefix"] for spec in KINDS.values())
+    return [name for name in names if name.startswith(prefixes)]
 
 
 def wait_ssh(name, port, key, seconds=60):
@@ -304,10 +361,14 @@ def wait_ssh(name, port, key, seconds=60):
         time.sleep(1)
 
 
-def write_inventory(hosts, key):
+def write_inventory(hosts, kinds, key):
+    groups = {}
+    for name, kind in kinds.items():
+        groups.setdefault(KINDS[kind]["group"], {"hosts": {}})["hosts"][name] = {}
     inventory = {"docker_hosts": {"hosts": hosts,
-                           "vars": {"ansible_user": "admin",
-                                    "ansible_ssh_private_key_file": str(key)}}}
+                                  "children": groups,
+                                  "vars": {"ansible_user": "admin",
+                                           "ansible_ssh_private_key_file": str(key)}}}
     path = ROOT / "inventory" / "local" / "hosts.yml"
     path.write_text("# Written by tests/fleet/fleet.py up: the local test fleet.\n" + json.dumps(inventory, indent=2)
                     + "\n")
@@ -317,8 +378,9 @@ def write_inventory(hosts, key):
 
 def remove_hosts(everything):
     names = docker("ps", "-a", "--filter", f"label={LABEL}", "--format", "{{.Names}}").stdout.split()
+    hosts = set(fleet_hosts())
     for name in names:
-        if everything or name.startswith(HOST_PREFIX):
+        if everything or name in hosts:
             docker("rm", "-f", "-v", name)
             docker("volume", "rm", f"{name}-docker", check=False)
     if everything:
@@ -330,7 +392,9 @@ def remove_hosts(everything):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["engine", "image", "registry", "prepare", "up", "down", "status"])
-    parser.add_argument("--hosts", type=int, default=int(os.environ.get("FLEET_HOSTS", "2")))
+    parser.add_argument("--hosts", default=os.environ.get("FLEET_HOSTS", DEFAULT_HOSTS))
+    parser.add_argument("--kinds", default=os.environ.get("FLEET_KINDS", ",".join(KINDS)),
+                        help="image/prepare: the host kinds whose images to build (default: all)")
     parser.add_argument("--all", action="store_true", help="down: also the registry, its data and the network")
     args = parser.parse_args()
     STATE.mkdir(parents=True, exist_ok=True)
@@ -342,12 +406,17 @@ def main():
     if args.command == "status":
         print(docker("ps", "-a", "--filter", f"label={LABEL}").stdout)
         return
+    counts = parse_hosts(args.hosts)
     if args.command in ("image", "prepare", "up", "registry"):
-        ensure_image()
+        kinds = [k for k in args.kinds.split(",") if k] if args.command != "up" else list(counts)
+        unknown = set(kinds) - set(KINDS)
+        if unknown:
+            die(f"unknown host kind(s) {', '.join(sorted(unknown))}; known: {', '.join(KINDS)}")
+        ensure_images(kinds)
     if args.command in ("registry", "prepare", "up"):
         ensure_registry()
     if args.command == "up":
-        ensure_hosts(args.hosts)
+        ensure_hosts(counts)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Gate "docs": ansible-doc renders every module of the collection and every entry point of every role
-# argument spec (roles/*/meta/argument_specs.yml). ansible-doc exits 0 for a plugin it cannot find or
+# argument spec (the collection's roles/*/meta/argument_specs.yml). ansible-doc exits 0 for a plugin it cannot find or
 # cannot parse (it only warns), so each rendering must also be warning-free and show the expected header.
 GATE=docs
 source "$(dirname "$0")/lib.sh"
@@ -46,7 +46,7 @@ for module in "${modules[@]}"; do
 done
 
 specs=0
-for role_dir in roles/*/; do
+for role_dir in "$COLL"/roles/*/; do
     role="$(basename "$role_dir")"
     spec="$role_dir/meta/argument_specs.yml"
     if [[ ! -f "$spec" ]]; then
@@ -59,8 +59,8 @@ for role_dir in roles/*/; do
         continue
     }
     for entry_point in $entry_points; do
-        check "role:$role:$entry_point" render "role-$role-$entry_point" "> ROLE: *$role* ($ROOT/roles/$role)" "ENTRY POINT: *$entry_point*" \
-            -- -t role -r "$ROOT/roles" -e "$entry_point" "$role"
+        check "role:$role:$entry_point" render "role-$role-$entry_point" "> ROLE: *fleetops.docker.$role* ($ROOT/$COLL/roles/$role)" "ENTRY POINT: *$entry_point*" \
+            -- -t role -e "$entry_point" "fleetops.docker.$role"
     done
 done
 ((specs > 0)) || check role-argument-specs-found false

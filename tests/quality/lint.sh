@@ -8,10 +8,10 @@ source "$(dirname "$0")/lib.sh"
 
 ansible_lint() {
     local path paths=()
-    for path in roles playbooks molecule inventory "$COLL"; do
+    for path in playbooks molecule inventory "$COLL"; do
         [[ -e "$path" ]] && paths+=("$path") || echo "note: no $path to lint"
     done
-    [[ -d roles && -d playbooks ]] || { echo "roles/ and playbooks/ must exist"; return 1; }
+    [[ -d "$COLL/roles" && -d playbooks ]] || { echo "$COLL/roles/ and playbooks/ must exist"; return 1; }
     ansible-lint --profile production --offline --nocolor "${paths[@]}"
 }
 
@@ -23,7 +23,7 @@ only_core_and_own_collection() {
         -e '^\s*-?\s*[a-z0-9_]+\.[a-z0-9_]+\.[a-z0-9_]+:\s*' \
         -e '\|\s*[a-z0-9_]+\.[a-z0-9_]+\.[a-z0-9_]+' \
         -e "(lookup|query)\(\s*['\"][a-z0-9_]+\.[a-z0-9_]+\." \
-        roles playbooks $( [[ -d molecule ]] && echo molecule) |
+        "$COLL/roles" roles playbooks $( [[ -d molecule ]] && echo molecule) |
         grep -vE '(ansible\.builtin|fleetops\.docker)\.[a-z0-9_]+' || true)"
     found+="$(grep -rnE --include='*.py' 'ansible_collections\.' "$COLL/plugins" | grep -v 'ansible_collections\.fleetops\.docker\.' || true)"
     if [[ -n "$found" ]]; then

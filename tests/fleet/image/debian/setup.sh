@@ -31,13 +31,15 @@ for unit in getty@tty1.service console-getty.service systemd-udevd.service syste
 done
 
 # Debian's archive with updates and security (mirrors passed by fleet.py: FLEET_DEBIAN_MIRROR and
-# FLEET_DEBIAN_SECURITY_MIRROR).
+# FLEET_DEBIAN_SECURITY_MIRROR) and the suite.
 mirror=${1:-http://deb.debian.org/debian}
 security=${2:-http://deb.debian.org/debian-security}
+suite=${3:-bookworm}
+rm -f /etc/apt/sources.list.d/debian.sources
 cat > /etc/apt/sources.list <<LIST
-deb $mirror bookworm main
-deb $mirror bookworm-updates main
-deb $security bookworm-security main
+deb $mirror $suite main
+deb $mirror $suite-updates main
+deb $security $suite-security main
 LIST
 apt-get clean
 # apt's lists stay, so check mode on a fresh host can predict versions; roles refresh them anyway.
