@@ -50,8 +50,8 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
-  - fleetops.docker.engine_api
-  - fleetops.docker.engine_api.registry
+  - fleetops.docker.docker_api
+  - fleetops.docker.docker_api.registry
 seealso:
   - module: fleetops.docker.image_pull
 author:
@@ -137,7 +137,7 @@ from ansible_collections.fleetops.docker.plugins.module_utils import (
 from ansible_collections.fleetops.docker.plugins.module_utils import (
     _platforms as platforms,
 )
-from ansible_collections.fleetops.docker.plugins.module_utils._engine_api import (
+from ansible_collections.fleetops.docker.plugins.module_utils._docker_api import (
     DOCKER_HOST_ARGUMENT_SPEC,
     DaemonConnectionError,
     EngineAPIError,

@@ -64,8 +64,8 @@ options:
     type: float
     default: 2.0
 extends_documentation_fragment:
-  - fleetops.docker.engine_api
-  - fleetops.docker.engine_api.registry
+  - fleetops.docker.docker_api
+  - fleetops.docker.docker_api.registry
 seealso:
   - module: fleetops.docker.image_facts
 author:
@@ -194,7 +194,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetops.docker.plugins.module_utils import (
     _platforms as platforms,
 )
-from ansible_collections.fleetops.docker.plugins.module_utils._engine_api import (
+from ansible_collections.fleetops.docker.plugins.module_utils._docker_api import (
     DOCKER_HOST_ARGUMENT_SPEC,
     DaemonConnectionError,
     EngineAPIError,

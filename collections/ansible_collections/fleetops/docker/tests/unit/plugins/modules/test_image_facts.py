@@ -1,4 +1,4 @@
-"""image_facts against a fake Engine API served over a real UNIX socket (see fake_engine_api.py)."""
+"""image_facts against a fake Engine API served over a real UNIX socket (see fake_docker_api.py)."""
 from __future__ import annotations
 
 import os
@@ -6,7 +6,7 @@ import os
 import pytest
 from ansible_collections.fleetops.docker.plugins.module_utils import _platforms
 from ansible_collections.fleetops.docker.plugins.modules import image_facts
-from ansible_collections.fleetops.docker.tests.unit.plugins.fake_engine_api import (
+from ansible_collections.fleetops.docker.tests.unit.plugins.fake_docker_api import (
     FakeEngine,
 )
 

@@ -1,4 +1,4 @@
-"""image_pull against a fake Engine API served over a real UNIX socket (see fake_engine_api.py)."""
+"""image_pull against a fake Engine API served over a real UNIX socket (see fake_docker_api.py)."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,7 @@ import threading
 import pytest
 from ansible_collections.fleetops.docker.plugins.module_utils import _registry_auth
 from ansible_collections.fleetops.docker.plugins.modules import image_pull
-from ansible_collections.fleetops.docker.tests.unit.plugins.fake_engine_api import (
+from ansible_collections.fleetops.docker.tests.unit.plugins.fake_docker_api import (
     FakeEngine,
 )
 

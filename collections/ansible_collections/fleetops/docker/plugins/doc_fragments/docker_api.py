@@ -3,7 +3,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # The daemon connection (module_utils/_engine_api.py DOCKER_HOST_ARGUMENT_SPEC).
+    # The daemon connection (module_utils/_docker_api.py DOCKER_HOST_ARGUMENT_SPEC).
     DOCUMENTATION = r"""
 options:
   docker_host:

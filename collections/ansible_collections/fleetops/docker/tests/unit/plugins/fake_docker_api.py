@@ -1,6 +1,6 @@
 """A fake Docker Engine API for unit tests: a real HTTP/1.1 server on a UNIX socket, in a thread.
 
-Answers use the formats recorded from a real dockerd 20.10.24 (fixtures/engine_api_dockerd_20.10.json):
+Answers use the formats recorded from a real dockerd 20.10.24 (fixtures/docker_api_dockerd_20.10.json):
 /version, /images/{name}/json, /images/json, /distribution/{name}/json, the /images/create progress
 stream and {"message": ...} error bodies. Error texts are the recorded ones with names substituted;
 the few that could not be recorded here are marked SYNTHETIC where they are defined.
@@ -20,7 +20,7 @@ import threading
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlsplit
 
-FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "engine_api_dockerd_20.10.json")
+FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "docker_api_dockerd_20.10.json")
 with open(FIXTURE) as _handle:
     CAPTURES = json.load(_handle)
 

@@ -8,12 +8,12 @@ import tempfile
 import threading
 
 import pytest
-from ansible_collections.fleetops.docker.plugins.module_utils import _engine_api as api
+from ansible_collections.fleetops.docker.plugins.module_utils import _docker_api as api
 from ansible_collections.fleetops.docker.plugins.module_utils._image_errors import (
     classify,
     describe,
 )
-from ansible_collections.fleetops.docker.tests.unit.plugins.fake_engine_api import (
+from ansible_collections.fleetops.docker.tests.unit.plugins.fake_docker_api import (
     CAPTURES,
     FakeEngine,
 )

@@ -5,7 +5,7 @@ Skipped when the socket does not answer. Nothing is pulled, tagged or removed.
 from __future__ import annotations
 
 import pytest
-from ansible_collections.fleetops.docker.plugins.module_utils import _engine_api as api
+from ansible_collections.fleetops.docker.plugins.module_utils import _docker_api as api
 from ansible_collections.fleetops.docker.plugins.module_utils._image_errors import (
     classify,
 )
