@@ -59,7 +59,7 @@ for role_dir in "$COLL"/roles/*/; do
         continue
     }
     for entry_point in $entry_points; do
-        check "role:$role:$entry_point" render "role-$role-$entry_point" "> ROLE: *fleetops.docker.$role* ($ROOT/$COLL/roles/$role)" "ENTRY POINT: *$entry_point*" \
+        check "role:$role:$entry_point" render "role-$role-$entry_point" "> ROLE: *fleetops.docker.$role* ($ROOT/$COLL)" "ENTRY POINT: *$entry_point*" \
             -- -t role -e "$entry_point" "fleetops.docker.$role"
     done
 done
