@@ -24,9 +24,11 @@ printf '[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStart
 # The registry package is here for the registry host only; test hosts do not run it.
 systemctl disable docker-registry.service >/dev/null 2>&1 || true
 
-# Units that make no sense in a container.
+# Units that make no sense in a container. systemd-modules-load: kernel modules are the machine's business, and
+# trixie's (systemd 257) fails without /lib/modules, leaving the host "degraded".
 for unit in getty@tty1.service console-getty.service systemd-udevd.service systemd-udev-trigger.service \
-            systemd-remount-fs.service e2scrub_reap.service sys-kernel-config.mount sys-kernel-debug.mount; do
+            systemd-remount-fs.service e2scrub_reap.service sys-kernel-config.mount sys-kernel-debug.mount \
+            systemd-modules-load.service; do
   ln -sf /dev/null "/etc/systemd/system/$unit"
 done
 
