@@ -14,6 +14,12 @@ options:
     description: Seconds to wait for each answer or progress message from the daemon; 1 or more.
     type: int
     default: 60
+  deadline:
+    description:
+      - Seconds the whole task may spend with the daemon (every request, pull and retry together); V(0) means no limit.
+      - Checked between answers and progress messages, so it can be passed by up to O(timeout).
+    type: int
+    default: 3600
 notes:
   - Talks to the Docker Engine API version min(daemon, 1.47) over the UNIX socket with the Python standard
     library; API 1.32 (Docker 17.09) or newer is required. Nothing needs to be installed on the target.

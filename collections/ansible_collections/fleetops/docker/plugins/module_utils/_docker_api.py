@@ -9,11 +9,13 @@
 """
 
 
+import codecs
 import errno
 import http.client
 import json
 import socket
 import threading
+import time
 from urllib.parse import quote, urlencode
 
 # socket.timeout is an alias of TimeoutError only from Python 3.10 on.
@@ -23,10 +25,14 @@ DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 DEFAULT_TIMEOUT = 60
 MAX_API_VERSION = "1.47"
 MIN_API_VERSION = "1.32"  # platform on POST /images/create (1.32), /distribution (1.30)
+DEFAULT_DEADLINE = 3600
+MAX_ANSWER_BYTES = 64 * 1024 * 1024  # one JSON answer (GET /images/json of a very full host is a few MiB)
+MAX_STREAM_ENTRY_BYTES = 1024 * 1024  # one entry of a progress stream (they are well under 1 KiB)
 
 DOCKER_HOST_ARGUMENT_SPEC = {
     "docker_host": {"type": "str", "default": DEFAULT_DOCKER_HOST},
     "timeout": {"type": "int", "default": DEFAULT_TIMEOUT},
+    "deadline": {"type": "int", "default": DEFAULT_DEADLINE},
 }
 
 # errno of connect() on the socket -> explanation
@@ -63,6 +69,10 @@ class StreamError(EngineAPIError):
     """An `error`/`errorDetail` entry inside a streamed answer (HTTP status was 200)."""
 
 
+class DeadlineExceeded(DaemonConnectionError):
+    """The task's overall deadline passed while talking to the daemon."""
+
+
 class UnixHTTPConnection(http.client.HTTPConnection):
     """HTTPConnection that connects an AF_UNIX stream socket."""
 
@@ -96,17 +106,31 @@ def version_tuple(version):
     return tuple(int(part) for part in str(version).split("."))
 
 
+def _parse_api_version(version):
+    """The daemon's ApiVersion as a tuple; EngineAPIError when it is not 'N.N'."""
+    try:
+        parsed = version_tuple(version)
+    except ValueError:
+        parsed = ()
+    if not isinstance(version, str) or len(parsed) != 2:
+        raise EngineAPIError(f"GET /version reported an ApiVersion that is not 'major.minor': {version!r:.100}")
+    return parsed
+
+
 def quote_name(name):
     """Image names go into the URL path as docker does: '/', ':' and '@' stay readable."""
     return quote(name, safe="/:@")
 
 
-def iter_json_stream(chunks):
-    """Yield JSON objects from an iterable of byte chunks holding concatenated JSON documents."""
+def iter_json_stream(chunks, max_entry=MAX_STREAM_ENTRY_BYTES):
+    """Yield JSON values from an iterable of byte chunks holding concatenated JSON documents.
+
+    At most max_entry characters are held while waiting for a document to complete."""
     decoder = json.JSONDecoder()
+    text = codecs.getincrementaldecoder("utf-8")(errors="replace")
     buffer = ""
     for chunk in chunks:
-        buffer += chunk.decode("utf-8", errors="replace")
+        buffer += text.decode(chunk)
         while True:
             buffer = buffer.lstrip()
             if not buffer:
@@ -117,21 +141,36 @@ def iter_json_stream(chunks):
                 break  # incomplete document: wait for more bytes
             buffer = buffer[end:]
             yield obj
+        if len(buffer) > max_entry:
+            raise EngineAPIError(f"The Docker daemon sent more than {max_entry} bytes that are not a JSON document: "
+                                 f"{buffer[:200]!r}")
+    buffer += text.decode(b"", final=True)
     if buffer.strip():
         raise EngineAPIError(f"Truncated or invalid JSON stream from the Docker daemon: {buffer[:200]!r}")
 
 
 def stream_error(event):
-    """The error text of a stream entry, or None ({"errorDetail": {"message": ..}, "error": ..})."""
-    detail = event.get("errorDetail") or {}
-    return detail.get("message") or event.get("error") or None
+    """The error text of a stream entry, or None ({"errorDetail": {"message": ..}, "error": ..}).
+
+    errorDetail may be an object or a plain string; an entry that is not an object is an error itself."""
+    if not isinstance(event, dict):
+        return f"unexpected stream entry (not a JSON object): {event!r:.200}"
+    detail = event.get("errorDetail")
+    if isinstance(detail, dict):
+        detail = detail.get("message")
+    message = detail or event.get("error")
+    return str(message) if message else None
 
 
 class EngineClient:
     def __init__(self, docker_host=DEFAULT_DOCKER_HOST, timeout=DEFAULT_TIMEOUT, connection_factory=None,
-                 api_version=None):
+                 api_version=None, deadline=None, clock=time.monotonic):
+        """deadline: seconds all calls of this client may take together (None or 0: no limit)."""
         self.socket_path = socket_path_from_docker_host(docker_host)
         self.timeout = timeout
+        self.deadline_seconds = deadline or None
+        self._clock = clock
+        self._deadline_at = clock() + deadline if deadline else None
         self._connection_factory = connection_factory or (
             lambda: UnixHTTPConnection(self.socket_path, timeout=self.timeout))
         self._api_version = api_version
@@ -139,7 +178,20 @@ class EngineClient:
         self._lock = threading.Lock()
 
     # --- transport -------------------------------------------------------------------------
+    def remaining(self):
+        """Seconds left before the overall deadline (None: no deadline)."""
+        if self._deadline_at is None:
+            return None
+        return self._deadline_at - self._clock()
+
+    def check_deadline(self, doing):
+        left = self.remaining()
+        if left is not None and left <= 0:
+            raise DeadlineExceeded(f"The overall deadline of {self.deadline_seconds}s passed {doing}; "
+                                   "raise 'deadline' if the daemon or registry is just slow")
+
     def _connect(self):
+        self.check_deadline("before connecting to the Docker daemon")
         conn = self._connection_factory()
         try:
             conn.connect()
@@ -185,12 +237,26 @@ class EngineClient:
         return conn, response
 
     def _read(self, conn, response, method, path):
+        length = getattr(response, "length", None)  # Content-Length; None when chunked
+        if length is not None and length > MAX_ANSWER_BYTES:
+            conn.close()
+            raise EngineAPIError(f"Docker daemon answered {method} {path} with more than {MAX_ANSWER_BYTES} bytes")
         try:
-            return response.read()
+            # read() checks a Content-Length body is complete; read(n) would return a short body silently.
+            raw = response.read() if length is not None else response.read(MAX_ANSWER_BYTES + 1)
         except SOCKET_TIMEOUT:
             conn.close()
             raise DaemonConnectionError(
                 f"Timed out after {self.timeout}s reading the answer to {method} {path}") from None
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            raise DaemonConnectionError(
+                f"Connection to the Docker daemon broke while reading the answer to {method} {path} "
+                f"(was it stopped or restarted?): {exc!r}") from None
+        if len(raw) > MAX_ANSWER_BYTES:
+            conn.close()
+            raise EngineAPIError(f"Docker daemon answered {method} {path} with more than {MAX_ANSWER_BYTES} bytes")
+        return raw
 
     @staticmethod
     def _http_error(method, path, status, raw):
@@ -228,10 +294,13 @@ class EngineClient:
 
     def _negotiate(self):
         version = self.request("GET", "/version", versioned=False) or {}
+        if not isinstance(version, dict):
+            raise EngineAPIError(f"GET /version did not answer a JSON object: {version!r:.200}")
         self._daemon_version = version
         daemon_api = version.get("ApiVersion")
         if not daemon_api:
-            raise EngineAPIError(f"GET /version did not report an ApiVersion: {version!r}")
+            raise EngineAPIError(f"GET /version did not report an ApiVersion: {version!r:.200}")
+        _parse_api_version(daemon_api)
         chosen = min(daemon_api, MAX_API_VERSION, key=version_tuple)
         if version_tuple(chosen) < version_tuple(MIN_API_VERSION):
             daemon = version.get("Version", "?")
@@ -245,14 +314,18 @@ class EngineClient:
         return self.request("GET", "/version", versioned=False)
 
     # --- helpers ---------------------------------------------------------------------------
-    def get_json(self, path, params=None, headers=None, missing_ok=False):
-        """GET path; with missing_ok a 404 returns None."""
+    def get_json(self, path, params=None, headers=None, missing_ok=False, expect=dict):
+        """GET path; with missing_ok a 404 returns None. An answer that is not of type `expect` is an error."""
         try:
-            return self.request("GET", path, params=params, headers=headers)
+            answer = self.request("GET", path, params=params, headers=headers)
         except EngineAPIError as exc:
             if missing_ok and exc.status == 404:
                 return None
             raise
+        if answer is not None and not isinstance(answer, expect):
+            raise EngineAPIError(f"Docker daemon answered GET {path} with a JSON {type(answer).__name__} where a "
+                                 f"{'list' if expect is list else 'object'} was expected: {answer!r:.200}")
+        return answer
 
     def post(self, path, params=None, body=None, headers=None):
         return self.request("POST", path, params=params, body=body, headers=headers)
@@ -268,6 +341,7 @@ class EngineClient:
         last = None
         try:
             for last in iter_json_stream(self._chunks(conn, response, method, path)):
+                self.check_deadline(f"during {method} {path}")
                 message = stream_error(last)
                 if message:
                     raise StreamError(f"Docker daemon reported an error during {method} {path}: {message}",
@@ -284,6 +358,7 @@ class EngineClient:
             yield chunk
 
     def _read_chunk(self, conn, response, method, path):
+        self.check_deadline(f"during {method} {path}")
         try:
             return response.read1(65536) if hasattr(response, "read1") else response.read(65536)
         except SOCKET_TIMEOUT:
@@ -297,7 +372,7 @@ class EngineClient:
         return self.get_json(f"/images/{quote_name(name)}/json", missing_ok=True)
 
     def list_images(self):
-        return self.get_json("/images/json") or []
+        return self.get_json("/images/json", expect=list) or []
 
     def distribution(self, name, auth_header=None):
         headers = {"X-Registry-Auth": auth_header} if auth_header else None
