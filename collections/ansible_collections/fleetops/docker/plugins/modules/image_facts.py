@@ -130,7 +130,6 @@ ansible_facts:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetops.docker.plugins.module_utils import (
     _image_reference as refs,
 )
@@ -138,19 +137,19 @@ from ansible_collections.fleetops.docker.plugins.module_utils import (
     _platforms as platforms,
 )
 from ansible_collections.fleetops.docker.plugins.module_utils._docker_api import (
-    DOCKER_HOST_ARGUMENT_SPEC,
     DaemonConnectionError,
     EngineAPIError,
     EngineClient,
 )
-from ansible_collections.fleetops.docker.plugins.module_utils._image_requests import (
+from ansible_collections.fleetops.docker.plugins.module_utils._image_options import (
     daemon_down_in_check_mode,
+    image_module,
+    local_request,
+)
+from ansible_collections.fleetops.docker.plugins.module_utils._image_views import (
     image_view,
-    requests_from_params,
-    source_for,
 )
 from ansible_collections.fleetops.docker.plugins.module_utils._registry_auth import (
-    REGISTRY_ARGUMENT_SPEC,
     RegistryAuthError,
 )
 
@@ -167,7 +166,7 @@ class ImageFacts:
         self.auth = auth
 
     def for_references(self, requests):
-        return [(r.reference.familiar, r.name, r.reference, self.client.inspect_image(r.local_ref)) for r in requests]
+        return [(request, self.client.inspect_image(request.local_ref)) for request in requests]
 
     def for_all_local(self):
         found = []
@@ -175,12 +174,13 @@ class ImageFacts:
             image = self.client.inspect_image(summary["Id"]) or summary
             tags = [tag for tag in image.get("RepoTags") or [] if tag != "<none>:<none>"]
             reference = refs.normalize(tags[0]) if tags else None
-            key = reference.familiar if reference else image["Id"]
-            found.append((key, key, reference, image))
+            name = reference.familiar if reference else image["Id"]
+            found.append((local_request(name, reference, self.mirrors), image))
         return found
 
-    def entry(self, name, reference, image):
-        entry = {"name": name, "reference": str(reference) if reference else None, "present": bool(image)}
+    def entry(self, request, image):
+        reference = request.reference
+        entry = {"name": request.name, "reference": str(reference) if reference else None, "present": bool(image)}
         if image:
             entry.update(image_view(image))
             entry["compatible"] = platforms.compatible(platforms.from_image(image), self.host, self.allow_32bit)
@@ -188,11 +188,10 @@ class ImageFacts:
             entry.update(id=None, repo_tags=[], repo_digests=[], os=None, architecture=None, variant=None,
                          platform=None, size=None, created=None, compatible=None)
         if self.remote and reference:
-            entry["remote"] = self.remote_entry(reference)
+            entry["remote"] = self.remote_entry(request.source)
         return entry
 
-    def remote_entry(self, reference):
-        source = source_for(reference, self.mirrors)
+    def remote_entry(self, source):
         try:
             answer = self.client.distribution(str(source), self.auth.header_for(source.domain)) or {}
         except (EngineAPIError, RegistryAuthError) as exc:
@@ -207,9 +206,9 @@ class ImageFacts:
 
     def gather(self, requests):
         rows = self.for_references(requests) if requests else self.for_all_local()
-        images = {key: self.entry(name, reference, image) for key, name, reference, image in rows}
-        incompatible = [key for key, _name, _ref, _img in rows if images[key]["compatible"] is False]
-        missing = [key for key, _name, _ref, _img in rows if not images[key]["present"]]
+        images = {request.key: self.entry(request, image) for request, image in rows}
+        incompatible = [key for key, entry in images.items() if entry["compatible"] is False]
+        missing = [key for key, entry in images.items() if not entry["present"]]
         verdict = {"host_platform": str(self.host), "all_compatible": not incompatible,
                    "incompatible": incompatible, "missing": missing}
         return images, verdict
@@ -228,20 +227,16 @@ def main():
         "fail_on_incompatible": {"type": "bool", "default": False},
         "allow_32bit": {"type": "bool", "default": False},
     }
-    argument_spec.update(DOCKER_HOST_ARGUMENT_SPEC)
-    argument_spec.update(REGISTRY_ARGUMENT_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    params = module.params
-
     host = platforms.host_platform()
-    requests, mirrors, auth = requests_from_params(module, host=host)
+    module, requests, mirrors, auth = image_module(argument_spec, host=host)
+    params = module.params
     try:
         client = EngineClient(params["docker_host"], params["timeout"])
         facts = ImageFacts(client, host, params["allow_32bit"], params["remote"], mirrors, auth)
         images, verdict = facts.gather(requests)
     except DaemonConnectionError as exc:
         daemon_down_in_check_mode(module, exc, "the requested images as missing", allowed=bool(requests))
-        images = {r.reference.familiar: facts.entry(r.name, r.reference, None) for r in requests}
+        images = {request.key: facts.entry(request, None) for request in requests}
         verdict = {"host_platform": str(host), "all_compatible": True, "incompatible": [], "missing": list(images)}
     except EngineAPIError as exc:
         module.fail_json(msg=str(exc))

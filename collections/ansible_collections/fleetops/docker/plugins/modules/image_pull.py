@@ -190,12 +190,10 @@ failed_images:
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetops.docker.plugins.module_utils import (
     _platforms as platforms,
 )
 from ansible_collections.fleetops.docker.plugins.module_utils._docker_api import (
-    DOCKER_HOST_ARGUMENT_SPEC,
     DaemonConnectionError,
     EngineAPIError,
     EngineClient,
@@ -204,15 +202,16 @@ from ansible_collections.fleetops.docker.plugins.module_utils._image_errors impo
     classify,
     describe,
 )
-from ansible_collections.fleetops.docker.plugins.module_utils._image_requests import (
+from ansible_collections.fleetops.docker.plugins.module_utils._image_options import (
     PULL_POLICIES,
     daemon_down_in_check_mode,
+    image_module,
+)
+from ansible_collections.fleetops.docker.plugins.module_utils._image_views import (
     image_view,
     repo_digests,
-    requests_from_params,
 )
 from ansible_collections.fleetops.docker.plugins.module_utils._registry_auth import (
-    REGISTRY_ARGUMENT_SPEC,
     RegistryAuthError,
 )
 
@@ -354,16 +353,13 @@ def main():
         "retries": {"type": "int", "default": 3},
         "retry_delay": {"type": "float", "default": 2.0},
     }
-    argument_spec.update(DOCKER_HOST_ARGUMENT_SPEC)
-    argument_spec.update(REGISTRY_ARGUMENT_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    params = module.params
-    requests, _mirrors, auth = requests_from_params(
-        module, params["platform"], params["pull"], failure="Invalid images or options, nothing was pulled", checks=[
+    module, requests, _mirrors, auth = image_module(
+        argument_spec, failure="Invalid images or options, nothing was pulled", checks=lambda params: [
             (params["concurrency"] < 1, f"concurrency must be 1 or more, got {params['concurrency']}"),
             (params["retries"] < 0, f"retries must be 0 or more, got {params['retries']}"),
             (params["retry_delay"] < 0, f"retry_delay must be 0 or more seconds, got {params['retry_delay']}"),
         ])
+    params = module.params
     try:
         headers = resolve_auth_headers(requests, auth)
         client = EngineClient(params["docker_host"], params["timeout"])

@@ -1,17 +1,22 @@
 # Copyright (c) fleetops engineering
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What image_pull and image_facts share: the `images` option, mirrors, registry auth, local image views."""
+"""The options image_pull and image_facts share: the AnsibleModule they build, `images`, mirrors, registry auth."""
 
 
 from collections import namedtuple
 
+from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetops.docker.plugins.module_utils import (
     _image_reference as refs,
 )
 from ansible_collections.fleetops.docker.plugins.module_utils import (
     _platforms as platforms,
 )
+from ansible_collections.fleetops.docker.plugins.module_utils._docker_api import (
+    DOCKER_HOST_ARGUMENT_SPEC,
+)
 from ansible_collections.fleetops.docker.plugins.module_utils._registry_auth import (
+    REGISTRY_ARGUMENT_SPEC,
     RegistryAuth,
     module_runner,
 )
@@ -35,6 +40,16 @@ class ImageRequest(namedtuple("ImageRequest", "name reference source platform pu
     @property
     def mirrored(self):
         return self.source != self.reference
+
+    @property
+    def key(self):
+        """How results are keyed: the familiar reference, or the name of an untagged local image."""
+        return self.reference.familiar if self.reference else self.name
+
+
+def local_request(name, reference, mirrors):
+    """A request for an image found locally (reference None: untagged, known only by its ID)."""
+    return ImageRequest(name, reference, source_for(reference, mirrors) if reference else None, None, None)
 
 
 def canonical_domain(domain):
@@ -112,21 +127,30 @@ def parse_items(items, platform=None, pull="missing", mirrors=None, host=None):
     return requests, errors
 
 
-def requests_from_params(module, platform=None, pull="missing", host=None, checks=(), failure="Invalid images or options"):
-    """(requests, mirrors, auth) from the shared options; fails the module on any invalid one before the daemon is asked.
+def image_module(argument_spec, host=None, checks=None, failure="Invalid images or options"):
+    """Build the AnsibleModule from the module's own options plus the shared ones and parse the shared ones.
 
-    checks: (is_bad, message) pairs for the calling module's own options."""
+    Returns (module, requests, mirrors, auth); fails the module on any invalid option before the daemon is asked.
+    The module's own `platform` and `pull` options, when it has them, are the defaults of every item.
+    checks: params -> (is_bad, message) pairs for the module's own options."""
+    spec = dict(argument_spec, **DOCKER_HOST_ARGUMENT_SPEC)
+    spec.update(REGISTRY_ARGUMENT_SPEC)
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     params = module.params
-    checks = list(checks) + [(params["timeout"] < 1, f"timeout must be 1 second or more, got {params['timeout']}")]
     try:
         mirrors = parse_mirrors(params["registry_mirrors"])
-        requests, errors = parse_items(params["images"], platform, pull, mirrors, host)
+        requests, errors = parse_items(params["images"], params.get("platform"), params.get("pull") or "missing",
+                                       mirrors, host)
     except ValueError as exc:
         mirrors, requests, errors = {}, [], [str(exc)]
-    errors += [message for is_bad, message in checks if is_bad]
+    own = list(checks(params)) if checks else []
+    own.append((params["timeout"] < 1, f"timeout must be 1 second or more, got {params['timeout']}"))
+    own.append((params["deadline"] < 0, f"deadline must be 0 (no limit) or more seconds, got {params['deadline']}"))
+    errors += [message for is_bad, message in own if is_bad]
     if errors:
         module.fail_json(msg=f"{failure}: " + "; ".join(errors), errors=errors)
-    return requests, mirrors, RegistryAuth(params["registry_auth"], params["docker_config"], runner=module_runner(module))
+    auth = RegistryAuth(params["registry_auth"], params["docker_config"], runner=module_runner(module))
+    return module, requests, mirrors, auth
 
 
 def daemon_down_in_check_mode(module, exc, reported, allowed=True):
@@ -134,29 +158,3 @@ def daemon_down_in_check_mode(module, exc, reported, allowed=True):
     if not (module.check_mode and allowed):
         module.fail_json(msg=str(exc))
     module.warn(f"{exc} -- check mode reports {reported}.")
-
-
-def repo_digests(image, repository):
-    """Digests recorded locally for a repository name (RepoDigests entries are familiar names)."""
-    found = []
-    for entry in (image or {}).get("RepoDigests") or []:
-        name, _sep, digest = entry.partition("@")
-        if digest and refs.repository_of(name) == repository:
-            found.append(digest)
-    return found
-
-
-def image_view(image):
-    """The facts kept for a local image (GET /images/{name}/json)."""
-    platform = platforms.from_image(image)
-    return {
-        "id": image.get("Id"),
-        "repo_tags": image.get("RepoTags") or [],
-        "repo_digests": image.get("RepoDigests") or [],
-        "os": image.get("Os") or "",
-        "architecture": image.get("Architecture") or "",
-        "variant": image.get("Variant") or "",
-        "platform": str(platform),
-        "size": image.get("Size"),
-        "created": image.get("Created"),
-    }
