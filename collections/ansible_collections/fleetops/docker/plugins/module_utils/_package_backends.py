@@ -328,11 +328,13 @@ def pid_alive(pid):
 class Backend:
     """Runs one backend's declared commands with lock waiting and error classification."""
 
-    def __init__(self, name, run_command, lock_timeout, sleep, clock, warn=None):
+    def __init__(self, name, run_command, lock_timeout, sleep, clock, warn=None, lock_files=None):
+        """lock_files: the pid files to wait for (None: the backend's own, from BACKENDS)."""
         self.name = name
         self.spec = BACKENDS[name]
         self.family = self.spec["family"]
         self.lock_timeout = lock_timeout
+        self.lock_files = self.spec["lock_files"] if lock_files is None else lock_files
         self.changed = False  # set once a change command (install, remove, enable) has succeeded
         self._run_command = run_command
         self._sleep = sleep
@@ -362,7 +364,7 @@ class Backend:
             self._sleep(LOCK_POLL_SECONDS)
 
     def _lock_holder(self):
-        for path in self.spec["lock_files"]:
+        for path in self.lock_files:
             try:
                 with open(path) as handle:
                     pid = int(handle.read().split()[0])

@@ -203,6 +203,7 @@ purged_paths:
 import os
 import shutil
 import time
+from collections import namedtuple
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleetops.docker.plugins.module_utils._package_backends import (
@@ -224,10 +225,13 @@ from ansible_collections.fleetops.docker.plugins.module_utils._package_versions 
     pick,
 )
 
-DATA_DIRS = ["/var/lib/docker", "/var/lib/containerd"]
 ENVIRONMENT = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C", "DEBIAN_FRONTEND": "noninteractive"}
-SLEEP = time.sleep
-CLOCK = time.monotonic
+
+# What the module reads, deletes and waits on besides the package manager (lock_files: {backend: [pid files]},
+# None for the backends' own). main() takes another System in tests.
+System = namedtuple("System", "os_release data_dirs lock_files clock sleep")
+SYSTEM = System(os_release=OS_RELEASE, data_dirs=("/var/lib/docker", "/var/lib/containerd"), lock_files=None,
+                clock=time.monotonic, sleep=time.sleep)
 CHANGE_ORDER = ("remove", "downgrade", "install")
 
 
@@ -253,8 +257,9 @@ def report(record, action):
 class EngineManager:
     """Plans package actions from installed/available state, then applies them through the backend."""
 
-    def __init__(self, module, backend, platform):
+    def __init__(self, module, backend, platform, data_dirs=SYSTEM.data_dirs):
         self.module = module
+        self.data_dirs = list(data_dirs)
         self.params = module.params
         self.backend = backend
         self.platform = platform
@@ -352,7 +357,7 @@ class EngineManager:
         return final
 
     def purge(self):
-        for path in DATA_DIRS:
+        for path in self.data_dirs:
             if os.path.lexists(path):
                 if not self.module.check_mode:
                     try:
@@ -394,7 +399,7 @@ class EngineManager:
         self.module.exit_json(**self.result)
 
 
-def main():
+def main(system=SYSTEM):
     module = AnsibleModule(
         argument_spec={
             "state": {"type": "str", "default": "present", "choices": ["present", "absent", "latest"]},
@@ -423,7 +428,7 @@ def main():
         module.fail_json(msg="versions: quote every version in YAML, an unquoted 1.10 becomes the number 1.1; got "
                              + ", ".join(unquoted))
     try:
-        with open(OS_RELEASE) as handle:
+        with open(system.os_release) as handle:
             os_release = handle.read()
     except OSError:
         os_release = ""
@@ -435,8 +440,10 @@ def main():
         platform = BACKEND_DEFAULT_PLATFORM[params["backend"]]
     backend_name = PLATFORMS[platform]["backend"] if params["backend"] == "auto" else params["backend"]
     module.run_command_environ_update = ENVIRONMENT
-    backend = Backend(backend_name, module.run_command, params["lock_timeout"], SLEEP, CLOCK, module.warn)
-    manager = EngineManager(module, backend, platform)
+    lock_files = system.lock_files[backend_name] if system.lock_files else None
+    backend = Backend(backend_name, module.run_command, params["lock_timeout"], system.sleep, system.clock, module.warn,
+                      lock_files)
+    manager = EngineManager(module, backend, platform, system.data_dirs)
     try:
         manager.run()
     except PackageManagerError as exc:

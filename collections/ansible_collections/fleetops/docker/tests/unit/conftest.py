@@ -21,9 +21,9 @@ class ModuleResult(dict):
 
 @pytest.fixture
 def run_module(capsys):
-    """run_module(module, args, check_mode=False, diff=False) -> ModuleResult."""
+    """run_module(module, args, check_mode=False, diff=False, **main_kwargs) -> ModuleResult."""
 
-    def _run(module, args, check_mode=False, diff=False):
+    def _run(module, args, check_mode=False, diff=False, **main_kwargs):
         module_args = dict(args)
         module_args["_ansible_check_mode"] = check_mode
         module_args["_ansible_diff"] = diff
@@ -32,7 +32,7 @@ def run_module(capsys):
         module_warnings._global_deprecations.clear()
         with patch_module_args(module_args):
             with pytest.raises(SystemExit) as exited:
-                module.main()
+                module.main(**main_kwargs)
         result = ModuleResult(json.loads(capsys.readouterr().out))
         result.rc = exited.value.code or 0
         return result

@@ -5,6 +5,7 @@ is checked by the absence of install/remove calls in the expected list.
 """
 
 import os
+from pathlib import Path
 
 import pytest
 from ansible.module_utils.basic import AnsibleModule
@@ -91,23 +92,22 @@ class FakeClock:
 
 
 class Env:
+    """The System the module runs against: os-release, data dirs and lock files under tmp_path, a fake clock."""
+
     def __init__(self, monkeypatch, tmp_path):
         self.monkeypatch = monkeypatch
         self.tmp = tmp_path
         self.clock = FakeClock()
         self.runner = None
-        monkeypatch.setattr(engine, "SLEEP", self.clock.sleep)
-        monkeypatch.setattr(engine, "CLOCK", self.clock.clock)
-        for name in BACKENDS:
-            monkeypatch.setitem(BACKENDS[name], "lock_files", [str(tmp_path / (f"{name}.pid"))])
         self.data_dirs = [str(tmp_path / "lib-docker"), str(tmp_path / "lib-containerd")]
-        monkeypatch.setattr(engine, "DATA_DIRS", self.data_dirs)
+        self.system = engine.System(
+            os_release=str(tmp_path / "os-release"), data_dirs=self.data_dirs,
+            lock_files={name: [str(tmp_path / f"{name}.pid")] for name in BACKENDS},
+            clock=self.clock.clock, sleep=self.clock.sleep)
         self.os_release(out.OS_RELEASE_AL2)
 
     def os_release(self, text):
-        path = self.tmp / "os-release"
-        path.write_text(text)
-        self.monkeypatch.setattr(engine, "OS_RELEASE", str(path))
+        Path(self.system.os_release).write_text(text)
 
     def expect(self, *calls):
         self.runner = FakeRunner(calls)
@@ -118,6 +118,14 @@ class Env:
 @pytest.fixture
 def env(monkeypatch, tmp_path):
     return Env(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def run_module(run_module, env):
+    """conftest's run_module, with the engine running against the test's System."""
+    def run(module, args, check_mode=False, diff=False):
+        return run_module(module, args, check_mode, diff, system=env.system)
+    return run
 
 
 def table(result):
