@@ -164,10 +164,14 @@ def test_unreadable_file_fails_clearly(tmp_path, run_module, monkeypatch):
     path = tmp_path / "daemon.json"
     path.write_bytes(EXISTING)
 
-    def denied(*args, **kwargs):
-        raise PermissionError(13, "Permission denied", str(path))
+    real_open = os.open
 
-    monkeypatch.setattr(daemon_config, "open", denied, raising=False)
+    def denied(name, *args, **kwargs):
+        if str(name) == str(path):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(name, *args, **kwargs)
+
+    monkeypatch.setattr(daemon_config.os, "open", denied)
     result = run_module(daemon_config, {"path": str(path), "config": {"debug": True}})
     assert result.rc == 1
     assert result["msg"] == f"Cannot read {path}: [Errno 13] Permission denied: '{path}'; the file was left unchanged"
@@ -184,5 +188,5 @@ def test_unwritable_directory_fails_clearly(tmp_path, run_module, monkeypatch):
     monkeypatch.setattr(daemon_config.tempfile, "mkstemp", denied)
     result = run_module(daemon_config, {"path": str(path), "backup": False, "config": {"debug": True}})
     assert result.rc == 1
-    assert result["msg"] == f"Cannot write {path}: [Errno 13] Permission denied: '{tmp_path}'"
+    assert result["msg"] == f"Cannot write {path}: [Errno 13] Permission denied: '{tmp_path}'; the file was left unchanged"
     assert path.read_bytes() == EXISTING
