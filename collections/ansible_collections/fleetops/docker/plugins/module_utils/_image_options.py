@@ -146,6 +146,7 @@ def image_module(argument_spec, host=None, checks=None, failure="Invalid images 
     own = list(checks(params)) if checks else []
     own.append((params["timeout"] < 1, f"timeout must be 1 second or more, got {params['timeout']}"))
     own.append((params["deadline"] < 0, f"deadline must be 0 (no limit) or more seconds, got {params['deadline']}"))
+    own.append((params["deadline"] < 0, f"deadline must be 0 (no limit) or more seconds, got {params['deadline']}"))
     errors += [message for is_bad, message in own if is_bad]
     if errors:
         module.fail_json(msg=f"{failure}: " + "; ".join(errors), errors=errors)

@@ -231,7 +231,7 @@ def main():
     module, requests, mirrors, auth = image_module(argument_spec, host=host)
     params = module.params
     try:
-        client = EngineClient(params["docker_host"], params["timeout"])
+        client = EngineClient(params["docker_host"], params["timeout"], deadline=params["deadline"])
         facts = ImageFacts(client, host, params["allow_32bit"], params["remote"], mirrors, auth)
         images, verdict = facts.gather(requests)
     except DaemonConnectionError as exc:

@@ -60,7 +60,7 @@ options:
     type: int
     default: 3
   retry_delay:
-    description: Seconds before the first retry; doubled for each further retry.
+    description: Seconds before the first retry; doubled for each further retry, up to 60 seconds.
     type: float
     default: 2.0
 extends_documentation_fragment:
@@ -187,6 +187,7 @@ failed_images:
   elements: str
 """
 
+import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -214,6 +215,13 @@ from ansible_collections.fleetops.docker.plugins.module_utils._image_views impor
 from ansible_collections.fleetops.docker.plugins.module_utils._registry_auth import (
     RegistryAuthError,
 )
+
+MAX_RETRY_DELAY = 60.0
+
+
+def backoff_delay(retry_delay, attempt, cap=MAX_RETRY_DELAY):
+    """Seconds to wait after failed attempt number `attempt` (0-based): doubled each time, at most `cap`."""
+    return min(cap, retry_delay * 2 ** min(attempt, 32))
 
 
 class ImageFailure(Exception):
@@ -264,6 +272,9 @@ class ImagePuller:
             kind = "daemon" if isinstance(exc, DaemonConnectionError) else classify(exc.daemon_message)[0]
             message = describe(request.reference.familiar, exc.daemon_message, kind)
             result.update(failed=True, action="failed", msg=message, error_kind=kind)
+        except Exception as exc:  # one image's unexpected error must not lose the other images' results
+            result.update(failed=True, action="failed", error_kind="error",
+                          msg=f"{request.reference.familiar}: unexpected {type(exc).__name__}: {exc}")
         result["seconds"] = round(time.time() - started, 3)
         return result
 
@@ -287,7 +298,11 @@ class ImagePuller:
             except EngineAPIError as exc:
                 if not classify(exc.daemon_message)[1] or attempt >= self.retries:
                     raise
-                self.sleep(self.retry_delay * (2 ** attempt))
+                delay = backoff_delay(self.retry_delay, attempt)
+                left = self.client.remaining()
+                if left is not None and delay >= left:
+                    raise
+                self.sleep(delay)
 
     def _remote(self, result, request):
         """Ask the registry (through the daemon) for the digest and offered platforms."""
@@ -357,12 +372,12 @@ def main():
         argument_spec, failure="Invalid images or options, nothing was pulled", checks=lambda params: [
             (params["concurrency"] < 1, f"concurrency must be 1 or more, got {params['concurrency']}"),
             (params["retries"] < 0, f"retries must be 0 or more, got {params['retries']}"),
-            (params["retry_delay"] < 0, f"retry_delay must be 0 or more seconds, got {params['retry_delay']}"),
+            (not 0 <= params["retry_delay"] < math.inf, f"retry_delay must be 0 or more seconds, got {params['retry_delay']}"),
         ])
     params = module.params
     try:
         headers = resolve_auth_headers(requests, auth)
-        client = EngineClient(params["docker_host"], params["timeout"])
+        client = EngineClient(params["docker_host"], params["timeout"], deadline=params["deadline"])
         client.version()
         daemon_down = None
     except DaemonConnectionError as exc:
