@@ -82,6 +82,43 @@ APT_GET = ["apt-get", "-y", "-o", "DPkg::Lock::Timeout={lock_timeout}",
            "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold"]
 APT_MADISON = ["apt-cache", "madison"]
 
+# Version locks (the `versionlock` option). yum-plugin-versionlock and dnf's versionlock plugin write entries as
+# "EPOCH:NAME-VERSION-RELEASE.*" (yum 3) or "NAME-EPOCH:VERSION-RELEASE.*" (dnf 4); apt-mark holds names. `bypass`:
+# the extra options with which listing and installing see past the locks, so a pin still resolves and moves them.
+YUM_VERSIONLOCK = {
+    "list": {"argv": YUM + ["-q", "versionlock", "list"], "parser": "versionlock"},
+    "add": {"argv": YUM + ["-q", "versionlock", "add"]},
+    "delete": {"argv": YUM + ["-q", "versionlock", "delete"]},
+    "add_spec": "{name}-{version}-{release}",
+    "entry": "{epoch}:{name}-{version}-{release}.*",
+    "no_plugin": [r"No such command: versionlock"],
+    "plugin": "yum-plugin-versionlock",
+    "hides_available": True,  # yum 3's `list available` leaves out what a lock excludes; dnf's repoquery does not
+    "bypass": {"available": ["--disableplugin=versionlock"], "install": ["--disableplugin=versionlock"],
+               "downgrade": ["--disableplugin=versionlock"]},
+}
+DNF_VERSIONLOCK = {
+    "list": {"argv": DNF + ["-q", "versionlock", "list"], "parser": "versionlock"},
+    "add": {"argv": DNF + ["-q", "versionlock", "add"]},
+    "delete": {"argv": DNF + ["-q", "versionlock", "delete"]},
+    "add_spec": "{name}-{epoch}:{version}-{release}",
+    "entry": "{name}-{epoch}:{version}-{release}.*",
+    "no_plugin": [r"No such command: versionlock"],
+    "plugin": "python3-dnf-plugin-versionlock",
+    "bypass": {"available": ["--disableplugin=versionlock"], "install": ["--disableplugin=versionlock"],
+               "downgrade": ["--disableplugin=versionlock"]},
+}
+APT_VERSIONLOCK = {
+    "list": {"argv": ["apt-mark", "showhold"], "parser": "names"},
+    "add": {"argv": ["apt-mark", "hold"]},
+    "delete": {"argv": ["apt-mark", "unhold"]},
+    "add_spec": "{name}",
+    "entry": "{name}",
+    "no_plugin": [],
+    "plugin": None,
+    "bypass": {"install": ["--allow-change-held-packages"], "downgrade": ["--allow-change-held-packages"]},
+}
+
 RPM_NOT_INSTALLED = [r"^package \S+ is not installed$"]
 YUM_NO_MATCH = [r"^Error: No matching Packages to list$"]
 DPKG_NOT_FOUND = [r"^dpkg-query: no packages found matching "]
@@ -89,14 +126,16 @@ DPKG_NOT_FOUND = [r"^dpkg-query: no packages found matching "]
 BACKENDS = {
     "yum": {
         "family": "rpm",
-        "spec": "{name}-{evr}",
+        # yum 3 matches name-version-release or name-epoch:version-release.arch, not name-epoch:version-release.
+        "spec": "{name}-{version}-{release}",
+        "spec_epoch": "{name}-{epoch}:{version}-{release}.{arch}",
         "installed": {"argv": RPM_QUERY, "parser": "rpm", "benign": RPM_NOT_INSTALLED},
         "installed_repos": {"argv": YUM + ["-q", "-C", "list", "installed"], "parser": "yum_list", "benign": YUM_NO_MATCH},
         "available": {"argv": YUM + ["-q", "--showduplicates", "list", "available"], "parser": "yum_list",
                       "benign": YUM_NO_MATCH},
         "refresh": {"argv": YUM + ["-q", "makecache", "fast"]},
-        "install": {"argv": YUM + ["-y", "install"]},
-        "downgrade": {"argv": YUM + ["-y", "downgrade"]},
+        "install": {"argv": YUM + ["-y", "install"], "change": True},
+        "downgrade": {"argv": YUM + ["-y", "downgrade"], "change": True},
         "remove": {"argv": YUM + ["-y", "remove"]},
         "lock_files": ["/var/run/yum.pid"],
         "lock_patterns": [r"Existing lock /var/run/yum\.pid.*", r"Another app is currently holding the yum lock.*"],
@@ -104,6 +143,15 @@ BACKENDS = {
                                  r"Cannot find a valid baseurl for repo.*", r"Could not resolve host.*",
                                  r"One of the configured repositories failed.*"],
         "unreachable_rc0_patterns": [],
+        # yum prints the repository and the cause on other lines than the failure it ends with (yummain.py).
+        "unreachable_repo_patterns": [r"Cannot find a valid baseurl for repo: (\S+)",
+                                      r"for repository: (\S+?)\. Please verify",
+                                      r"failure: repodata/repomd\.xml from ([^:\s]+):",
+                                      r"One of the configured repositories failed \((?!Unknown\))([^)]+)\)"],
+        "unreachable_cause_patterns": [r"(?m)^\d+: (?:Timeout on|curl#).*$", r"\S+: \[Errno \d+\] .*"],
+        # On stdout; with other packages to install yum installs them and exits 0 (cli.py installPkgs).
+        "missing_patterns": [r"(?m)^No package (\S+) available\."],
+        "versionlock": YUM_VERSIONLOCK,
     },
     "dnf": {
         "family": "rpm",
@@ -114,8 +162,8 @@ BACKENDS = {
         "available": {"argv": DNF + ["-q", "repoquery", "--available", "--qf", DNF_QF.replace("REPO", "repoid")],
                       "parser": "repoquery"},
         "refresh": {"argv": DNF + ["-q", "makecache"]},
-        "install": {"argv": DNF + ["-y", "install"]},
-        "downgrade": {"argv": DNF + ["-y", "downgrade"]},
+        "install": {"argv": DNF + ["-y", "install"], "change": True},
+        "downgrade": {"argv": DNF + ["-y", "downgrade"], "change": True},
         "remove": {"argv": DNF + ["-y", "remove"]},
         "lock_files": ["/var/lib/dnf/rpmdb_lock.pid", "/var/cache/dnf/metadata_lock.pid"],
         "lock_patterns": [r".*already locked by \d+.*", r"Waiting for process with pid \d+ to finish.*"],
@@ -123,6 +171,13 @@ BACKENDS = {
                                  r"Could not resolve host.*", r"Curl error \(6\).*"],
         # A repository with skip_if_unavailable=True is dropped ("Ignoring repositories: ...") and dnf exits 0.
         "unreachable_rc0_patterns": [r"Failed to download metadata for repo.*", r"Ignoring repositories: .*"],
+        "unreachable_repo_patterns": [r"Failed to download metadata for repo '([^']+)'",
+                                      r"Errors during downloading metadata for repository '([^']+)'"],
+        "unreachable_cause_patterns": [r"Curl error \(\d+\): .*", r"Status code: \d+ for .*"],
+        "missing_patterns": [r"(?m)^No match for argument: (\S+)"],
+        # A version lock (or an exclude= setting) holds the package: dnf 4.14 says so and exits 1.
+        "held_patterns": [r"(?m)^All matches were filtered out by exclude filtering for argument: (\S+)"],
+        "versionlock": DNF_VERSIONLOCK,
     },
     "apt": {
         "family": "deb",
@@ -131,16 +186,22 @@ BACKENDS = {
         "installed_repos": {"argv": APT_MADISON, "parser": "madison", "cache": True},
         "available": {"argv": APT_MADISON, "parser": "madison", "cache": True},
         "refresh": {"argv": ["apt-get", "-q", "update"]},
-        "install": {"argv": APT_GET + ["install"]},
-        "downgrade": {"argv": APT_GET + ["--allow-downgrades", "install"]},
+        "install": {"argv": APT_GET + ["install"], "change": True},
+        "downgrade": {"argv": APT_GET + ["--allow-downgrades", "install"], "change": True},
         "remove": {"argv": APT_GET + ["remove"]},
         "lock_files": [],
         "lock_patterns": [r"Could not get lock .*", r"Unable to acquire the dpkg frontend lock.*",
-                          r"Unable to lock directory .*"],
+                          r"Unable to lock directory .*", r"dpkg frontend lock was locked by another process.*"],
+        # dpkg stopped half-way (killed, host lost): apt refuses every change until this has run.
+        "interrupted": {"argv": ["dpkg", "--force-confdef", "--force-confold", "--configure", "-a"],
+                        "patterns": [r"dpkg was interrupted, you must manually run .*"]},
         "unreachable_patterns": [r"Temporary failure resolving .*", r"Could not resolve '.*",
                                  r"Failed to fetch .*", r"Some index files failed to download.*",
                                  r"Unable to fetch some archives.*"],
         "unreachable_rc0_patterns": [],
+        "missing_patterns": [r"(?m)^E: Unable to locate package (\S+)",
+                             r"(?m)^E: Version '[^']+' for '([^']+)' was not found"],
+        "versionlock": APT_VERSIONLOCK,
     },
 }
 
@@ -268,8 +329,33 @@ def parse_extras(out):
     return topics
 
 
+VERSIONLOCK_ENTRY = re.compile(r"^(?:(?P<epoch>\d+):)?(?P<name>\S+?)-(?:(?P<dnf_epoch>\d+):)?(?P<version>[^-\s:]+)"
+                               r"-(?P<release>[^-\s]+)\.(?:\*|[A-Za-z0-9_]+)$")
+
+
+def parse_versionlock(out):
+    """yum/dnf versionlock list: '0:containerd-1.4.1-2.amzn2.*' (yum 3), 'containerd-0:1.7.20-1.amzn2023.0.1.*' (dnf 4).
+
+    Each record carries the line as `entry`; comments, '!' excludes and the plugins' chatter are skipped."""
+    records = []
+    for line in out.splitlines():
+        match = VERSIONLOCK_ENTRY.match(line.strip())
+        if match:
+            epoch = match.group("epoch") or match.group("dnf_epoch")
+            record = _record(match.group("name"), epoch, match.group("version"), match.group("release"), None)
+            record["entry"] = line.strip()
+            records.append(record)
+    return records
+
+
+def parse_names(out):
+    """apt-mark showhold: one held package name a line."""
+    return [dict(_record(line.strip(), None, None, None, None), entry=line.strip())
+            for line in out.splitlines() if line.strip()]
+
+
 PARSERS = {"rpm": parse_rpm, "dpkg": parse_dpkg, "yum_list": parse_yum_list, "repoquery": parse_repoquery,
-           "madison": parse_madison, "extras": parse_extras}
+           "madison": parse_madison, "extras": parse_extras, "versionlock": parse_versionlock, "names": parse_names}
 
 
 def parse_os_release(text):
@@ -312,6 +398,14 @@ def _first_match(patterns, text):
     return None
 
 
+def _first_group(patterns, text):
+    for pattern in patterns:
+        match = re.search(pattern, text)
+        if match:
+            return match.group(1)
+    return None
+
+
 def _benign(patterns, stderr):
     lines = [line for line in stderr.splitlines() if line.strip()]
     return all(any(re.search(p, line) for p in patterns) for line in lines)
@@ -341,10 +435,11 @@ class Backend:
         self._clock = clock
         self._warn = warn or (lambda msg: None)
         self._cache = {}
+        self._recovered = False  # the interrupted-transaction repair runs at most once
 
-    def argv(self, command, args=()):
+    def argv(self, command, args=(), extra=()):
         base = [part.replace("{lock_timeout}", str(self.lock_timeout)) for part in command["argv"]]
-        return base + list(args)
+        return base[:1] + list(extra) + base[1:] + list(args)
 
     def _outcome(self):
         return "no further change was made" if self.changed else "nothing was changed"
@@ -374,10 +469,10 @@ class Backend:
                 return path, pid
         return None
 
-    def run(self, command, args=()):
-        """Run a declared command; retry while it fails on a lock, classify failures."""
-        argv = self.argv(command, args)
-        key = (tuple(self.argv(command)), tuple(sorted(args)))  # same names in any order: same answer
+    def run(self, command, args=(), extra=()):
+        """Run a declared command (`extra`: options after the program name); retry on a lock, classify failures."""
+        argv = self.argv(command, args, extra)
+        key = (tuple(self.argv(command, (), extra)), tuple(sorted(args)))  # same names in any order: same answer
         if command.get("cache") and key in self._cache:
             return self._cache[key]
         deadline = self._clock() + self.lock_timeout
@@ -392,13 +487,35 @@ class Backend:
                     f"Package manager lock still held after lock_timeout={self.lock_timeout}s: {lock_line}; "
                     f"{self._outcome()}.", cmd=argv, rc=rc, stdout=out, stderr=err)
             self._sleep(LOCK_POLL_SECONDS)
+        interrupted = self.spec.get("interrupted")
+        if rc != 0 and interrupted and not self._recovered and _first_match(interrupted["patterns"], text):
+            self._recovered = True
+            self._warn(f"{_first_match(interrupted['patterns'], text)} -- running {' '.join(interrupted['argv'])} first")
+            self.run(interrupted)
+            self.changed = True
+            return self.run(command, args, extra)
         unreachable = _first_match(self.spec["unreachable_patterns" if rc != 0 else "unreachable_rc0_patterns"], text)
         if unreachable:
-            raise PackageManagerError(f"Package repository unreachable ({self.name}): {unreachable}",
+            raise PackageManagerError(f"Package repository unreachable ({self.name}): {self._repo_failure(unreachable, text)}",
                                       cmd=argv, rc=rc, stdout=out, stderr=err)
         problem = _first_match(self.spec["unreachable_patterns"], text) if rc == 0 else None
         if problem:
             self._warn(f"{argv[0]} succeeded but reported a repository problem (its package lists may be old): {problem}")
+        held = self._missing(text, "held_patterns")
+        if held:
+            raise PackageManagerError(
+                "{} {} exited {}: {} held back by a version lock or an exclude setting (versionlock: true moves the "
+                "module's own locks); {}.".format(argv[0], command["argv"][-1], rc, ", ".join(held), self._outcome()),
+                cmd=argv, rc=rc, stdout=out, stderr=err, held=held)
+        missing = self._missing(text)
+        if missing and (rc != 0 or command.get("change")):
+            if rc == 0:
+                self.changed = True
+            raise PackageManagerError(
+                "{} {} exited {}: no package available for {}; {}.".format(
+                    argv[0], command["argv"][-1], rc, ", ".join(missing),
+                    "it installed the other packages it was given" if rc == 0 else self._outcome()),
+                cmd=argv, rc=rc, stdout=out, stderr=err, missing=missing)
         if rc != 0 and not (command.get("benign") and _benign(command["benign"], err)):
             detail = (err or out).strip()
             raise PackageManagerError(f"Command failed (rc={rc}): {' '.join(argv)}: {detail}",
@@ -407,9 +524,26 @@ class Backend:
             self._cache[key] = out
         return out
 
-    def _query(self, key, names):
+    def _missing(self, text, key="missing_patterns"):
+        missing = []
+        for pattern in self.spec.get(key, []):
+            missing.extend(name for name in re.findall(pattern, text) if name not in missing)
+        return missing
+
+    def _repo_failure(self, headline, text):
+        """The failure line, with the repository and the cause that yum/dnf/apt printed elsewhere."""
+        repo = _first_group(self.spec.get("unreachable_repo_patterns", []), text)
+        cause = _first_match(self.spec.get("unreachable_cause_patterns", []), text)
+        parts = [headline.rstrip(",")]
+        if repo and repo not in headline:
+            parts.append(f"repository {repo}")
+        if cause and cause not in headline:
+            parts.append(f"cause: {cause}")
+        return "; ".join(parts)
+
+    def _query(self, key, names, extra=()):
         command = self.spec[key]
-        return [r for r in PARSERS[command["parser"]](self.run(command, names)) if r["name"] in names]
+        return [r for r in PARSERS[command["parser"]](self.run(command, names, extra)) if r["name"] in names]
 
     def installed(self, names):
         """{name: newest installed record} for the names that are installed."""
@@ -429,22 +563,61 @@ class Backend:
                 repos[record["name"]] = record["repo"] if record["repo"] in ("installed",) else "@" + record["repo"].lstrip("@")
         return repos
 
-    def available(self, names):
-        """{name: [records oldest first]} from the enabled repositories."""
+    def available(self, names, past_locks=False):
+        """{name: [records oldest first]} from the enabled repositories (past_locks: versions locks hide too)."""
         found = {name: [] for name in names}
-        for record in self._query("available", names):
+        for record in self._query("available", names, self._bypass("available", past_locks)):
             found[record["name"]].append(record)
         return {name: sort_records(self.family, records) for name, records in found.items()}
 
     def refresh(self):
         self.run(self.spec["refresh"])
 
-    def apply(self, action, records):
+    def spec_of(self, record):
+        """The install argument for an exact version (yum 3 needs the arch when there is an epoch)."""
+        template = self.spec["spec_epoch"] if record.get("epoch", "0") != "0" and "spec_epoch" in self.spec else self.spec["spec"]
+        return template.format(evr=evr(record), **{k: record.get(k) for k in ("name", "epoch", "version", "release", "arch")})
+
+    def apply(self, action, records, past_locks=False):
         """Install/upgrade/downgrade exact versions (name-evr, name=evr); remove by name."""
-        template = "{name}" if action == "remove" else self.spec["spec"]
-        out = self.run(self.spec[action], [template.format(name=r["name"], evr=evr(r)) for r in records])
+        specs = [r["name"] if action == "remove" else self.spec_of(r) for r in records]
+        out = self.run(self.spec[action], specs, self._bypass(action, past_locks))
         self.changed = True
         return out
+
+    def _bypass(self, key, past_locks):
+        return self.spec["versionlock"]["bypass"].get(key, []) if past_locks else []
+
+    def versionlocks(self, names):
+        """{name: [lock records with `entry`]} for the names; None when the versionlock plugin is missing."""
+        lock = self.spec["versionlock"]
+        try:
+            records = PARSERS[lock["list"]["parser"]](self.run(lock["list"]))
+        except PackageManagerError as exc:
+            if _first_match(lock["no_plugin"], "{}\n{}".format(exc.details.get("stdout", ""), exc.details.get("stderr", ""))):
+                return None
+            raise
+        found = {}
+        for record in records:
+            if record["name"] in names:
+                found.setdefault(record["name"], []).append(record)
+        return found
+
+    def lock_entry(self, record):
+        return self.spec["versionlock"]["entry"].format(**record)
+
+    def install_lock_plugin(self):
+        self.run(self.spec["install"], [self.spec["versionlock"]["plugin"]])
+        self.changed = True
+
+    def add_locks(self, records):
+        lock = self.spec["versionlock"]
+        self.run(lock["add"], [lock["add_spec"].format(**record) for record in records])
+        self.changed = True
+
+    def delete_locks(self, entries):
+        self.run(self.spec["versionlock"]["delete"], entries)
+        self.changed = True
 
     def extras_topics(self):
         return parse_extras(self.run(EXTRAS["list"]))

@@ -84,6 +84,22 @@ options:
       - With O(state=absent), also delete C(/var/lib/docker) and C(/var/lib/containerd) (images, containers,
         volumes). The default keeps them. Only valid with O(state=absent).
       - A directory that is a mount point (a separate volume) is emptied and kept.
+      - Refused before any package change while anything is mounted below those directories (a volume on NFS or
+        EBS under C(volumes/.../_data), a running container's filesystem) or while container shims run (with
+        C(live-restore) containers outlive the service); the message lists them. The deletion never crosses
+        into another filesystem.
+    type: bool
+    default: false
+  versionlock:
+    description:
+      - Lock the managed packages at the versions this run leaves installed, so that a plain C(yum update),
+        C(dnf upgrade) or C(apt-get upgrade) does not move them - C(yum versionlock) on Amazon Linux 2 (installs
+        C(yum-plugin-versionlock) when missing), C(dnf versionlock) on Amazon Linux 2023 and the RHEL family
+        (C(python3-dnf-plugin-versionlock)), C(apt-mark hold) on Debian and Ubuntu.
+      - Pins resolve past existing locks (listing and installing run with the versionlock plugin disabled, or
+        C(--allow-change-held-packages)), and a lock at another version than the one installed is replaced.
+      - With O(state=absent) the locks on the managed packages are released.
+      - With the default V(false) existing locks are left alone; a pin that a lock hides fails, naming the lock.
     type: bool
     default: false
   backend:
@@ -117,6 +133,13 @@ EXAMPLES = r"""
 - name: Debian host, refresh apt lists first
   fleetops.docker.engine:
     update_cache: true
+
+- name: Pin and lock the stack, so that a plain "yum update" leaves it alone
+  fleetops.docker.engine:
+    versions:
+      docker: 25.0.8-1.amzn2023.0.1
+      containerd: 1.7.25-1.amzn2023.0.1
+    versionlock: true
 
 - name: Remove the stack but keep images and volumes
   fleetops.docker.engine:
@@ -192,6 +215,25 @@ platform:
   returned: always
   type: str
   sample: amzn2
+versionlock:
+  description: Version lock entries this run added and removed (or would in check mode), as the lock list shows them.
+  returned: always
+  type: dict
+  contains:
+    added:
+      description: Entries added.
+      type: list
+      elements: str
+      sample: ["0:containerd-1.7.11-1.amzn2.0.1.*"]
+    removed:
+      description: Entries removed.
+      type: list
+      elements: str
+      sample: ["0:containerd-1.4.1-2.amzn2.*"]
+    plugin:
+      description: The versionlock plugin package installed because it was missing, or null.
+      type: str
+      sample: yum-plugin-versionlock
 purged_paths:
   description: Data directories deleted (or that would be) because of O(purge_data).
   returned: always
@@ -201,11 +243,16 @@ purged_paths:
 """
 
 import os
-import shutil
+import re
 import time
 from collections import namedtuple
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleetops.docker.plugins.module_utils._data_purge import (
+    PurgeError,
+    delete_data,
+    purge_blockers,
+)
 from ansible_collections.fleetops.docker.plugins.module_utils._package_backends import (
     BACKEND_DEFAULT_PLATFORM,
     EXTRAS,
@@ -235,17 +282,10 @@ SYSTEM = System(os_release=OS_RELEASE, data_dirs=("/var/lib/docker", "/var/lib/c
 CHANGE_ORDER = ("remove", "downgrade", "install")
 
 
-def delete_data(path):
-    """Delete a data directory; a mount point (a separate volume, e.g. EBS) is emptied and kept."""
-    if not os.path.ismount(path):
-        shutil.rmtree(path)
-        return
-    for name in os.listdir(path):
-        entry = os.path.join(path, name)
-        if os.path.isdir(entry) and not os.path.islink(entry):
-            shutil.rmtree(entry)
-        else:
-            os.unlink(entry)
+# Names as rpm and dpkg allow them (dpkg's may carry :arch); never starting with '-', which a tool reads as an option.
+PACKAGE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+:-]*$")
+VERSION_TEXT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+~:^-]*$")
+TOPIC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 
 def report(record, action):
@@ -265,7 +305,8 @@ class EngineManager:
         self.platform = platform
         self.extras_repo_pending = None
         self.result = {"changed": False, "packages": [], "repos_enabled": [], "backend": backend.name,
-                       "platform": platform, "purged_paths": []}
+                       "platform": platform, "purged_paths": [],
+                       "versionlock": {"added": [], "removed": [], "plugin": None}}
         self.diff = {"before": {}, "after": {}}
 
     def fail(self, msg, **details):
@@ -301,7 +342,7 @@ class EngineManager:
         settled = [n for n in names if n in installed and not wanted_latest
                    and (pins[n] is None or matches_pin(installed[n], pins[n]))]
         pending = [n for n in names if n not in settled]
-        available = self.backend.available(pending) if pending else {}
+        available = self.backend.available(pending, self.params["versionlock"]) if pending else {}
         plan, unknown, unavailable = [], [], []
         for name in names:
             current, pin = installed.get(name), pins[name]
@@ -328,8 +369,55 @@ class EngineManager:
             self.fail("Unknown package(s) for {}: {} - not installed and not available from any enabled repository".format(
                 self.backend.name, ", ".join(unknown)))
         if unavailable:
-            self.fail("Pinned version not available: {}".format("; ".join(unavailable)))
+            self.fail("Pinned version not available: {}{}".format("; ".join(unavailable), self.hiding_locks(unavailable)))
         return plan
+
+    def hiding_locks(self, unavailable):
+        """Locks that may hide the other versions of the unavailable packages from the listing, as a sentence."""
+        if self.params["versionlock"] or not self.backend.spec["versionlock"].get("hides_available"):
+            return ""
+        names = [text.split(" ", 1)[0] for text in unavailable]
+        locks = self.backend.versionlocks(names) or {}
+        entries = [record["entry"] for name in names for record in locks.get(name, [])]
+        if not entries:
+            return ""
+        return (". Version locks hide the other versions of these packages: {} (versionlock: true moves the lock "
+                "to the pin; or delete it)".format(", ".join(entries)))
+
+    def current_locks(self, names):
+        """{name: [lock records]}; a missing versionlock plugin is installed later, after every check."""
+        locks = self.backend.versionlocks(names)
+        if locks is None:
+            self.result["versionlock"]["plugin"] = self.backend.spec["versionlock"]["plugin"]
+            self.result["changed"] = True
+            return {}
+        return locks
+
+    def sync_locks(self, plan, locks):
+        """Lock each kept package at the version it is left at; release the locks of removed ones."""
+        kept = {target["name"]: target for _before, target, action in plan if action != "remove"}
+        removed, added = [], []
+        for name in sorted(set(locks) | set(kept)):
+            target = kept.get(name)
+            current = locks.get(name, [])
+            same = [r for r in current if target and (r["version"] is None or evr(r) == evr(target))]
+            removed += [r["entry"] for r in current if r not in same]
+            if target and not same and target.get("version"):
+                added.append(target)
+        report = self.result["versionlock"]
+        report["removed"] = removed
+        report["added"] = [self.backend.lock_entry(target) for target in added]
+        self.diff["before"]["versionlock"] = sorted(r["entry"] for records in locks.values() for r in records)
+        self.diff["after"]["versionlock"] = sorted(set(self.diff["before"]["versionlock"]) - set(removed)
+                                                   | set(report["added"]))
+        if removed or added:
+            self.result["changed"] = True
+        if self.module.check_mode:
+            return
+        if removed:
+            self.backend.delete_locks(removed)
+        if added:
+            self.backend.add_locks(added)
 
     def plan_absent(self, names, installed):
         return [(installed[n], installed[n], "remove") for n in names if n in installed]
@@ -341,7 +429,7 @@ class EngineManager:
         for action in CHANGE_ORDER:
             group = [target for _before, target, act in changes if act == action or (action == "install" and act == "upgrade")]
             if group:
-                self.backend.apply(action, group)
+                self.backend.apply(action, group, self.params["versionlock"])
         after = self.backend.installed(names)
         final = []
         for before, target, action in plan:
@@ -362,7 +450,7 @@ class EngineManager:
                 if not self.module.check_mode:
                     try:
                         delete_data(path)
-                    except OSError as exc:
+                    except (OSError, PurgeError) as exc:
                         self.fail(f"Could not delete the data in {path}: {exc}. The package changes are done; "
                                   "purged_paths lists the directories deleted before this one.")
                 self.result["purged_paths"].append(path)
@@ -373,6 +461,11 @@ class EngineManager:
         pairs = package_names(self.platform, params["packages"])
         names = [real for _requested, real in pairs]
         pins = self.pins(pairs)
+        if params["state"] == "absent" and params["purge_data"]:
+            blockers = purge_blockers(self.data_dirs)
+            if blockers:
+                self.fail("Refusing purge_data, nothing was changed: {}. Stop the containers and unmount what is "
+                          "below the data directories, then run again.".format("; ".join(blockers)))
         self.backend.wait_for_lock_files()
         if params["state"] != "absent":
             self.ensure_extras()
@@ -381,11 +474,16 @@ class EngineManager:
         installed = self.backend.installed(names)
         for name, repo in self.backend.installed_repos(installed).items():
             installed[name]["repo"] = repo
+        locks = self.current_locks(names) if params["versionlock"] else {}
         if params["state"] == "absent":
             plan = self.plan_absent(names, installed)
         else:
             plan = self.plan_present(names, pins, installed)
+        if self.result["versionlock"]["plugin"] and not self.module.check_mode:
+            self.backend.install_lock_plugin()
         plan = self.apply(plan, names)
+        if params["versionlock"]:
+            self.sync_locks(plan, locks)
         for before, target, action in plan:
             name = target["name"]
             self.result["packages"].append(report(before if action == "remove" else target, action))
@@ -409,6 +507,7 @@ def main(system=SYSTEM):
             "lock_timeout": {"type": "int", "default": 300},
             "update_cache": {"type": "bool", "default": False},
             "purge_data": {"type": "bool", "default": False},
+            "versionlock": {"type": "bool", "default": False},
             "backend": {"type": "str", "default": "auto", "choices": ["auto", "yum", "dnf", "apt"]},
         },
         supports_check_mode=True,
@@ -416,6 +515,14 @@ def main(system=SYSTEM):
     params = module.params
     if not params["packages"] or not all(params["packages"]):
         module.fail_json(msg="packages must be a non-empty list of package names")
+    bad = [name for name in list(params["packages"]) + list(params["versions"]) if not PACKAGE_NAME.match(str(name))]
+    bad += [f"{name}={value}" for name, value in params["versions"].items()
+            if isinstance(value, str) and value and not VERSION_TEXT.match(value)]
+    if params["extras_topic"] and not TOPIC_NAME.match(params["extras_topic"]):
+        bad.append(f"extras_topic={params['extras_topic']}")
+    if bad:
+        module.fail_json(msg="Invalid package names or versions (letters, digits and . _ + : - ~ ^, not starting with "
+                             "'-'): {}; nothing was run".format(", ".join(repr(item) for item in bad)))
     if params["lock_timeout"] < 0:
         module.fail_json(msg=f"lock_timeout must be 0 or more seconds, got {params['lock_timeout']}")
     if params["purge_data"] and params["state"] != "absent":
@@ -447,7 +554,7 @@ def main(system=SYSTEM):
     try:
         manager.run()
     except PackageManagerError as exc:
-        manager.fail(exc.msg, **exc.details)
+        manager.fail(exc.msg, **dict(exc.details, changed=manager.result["changed"] or backend.changed))
 
 
 if __name__ == "__main__":

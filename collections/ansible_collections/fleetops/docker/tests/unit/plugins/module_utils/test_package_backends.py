@@ -195,8 +195,9 @@ def test_backend_madison_cache_hits_for_the_same_names_in_another_order():
 def test_backends_declare_only_commands_the_engine_runs():
     """Upgrades are installs of a newer exact version (EngineManager.apply), so there is no 'upgrade' command."""
     used = {"installed", "installed_repos", "available", "refresh", "install", "downgrade", "remove"}
-    for spec in b.BACKENDS.values():
-        assert {key for key, value in spec.items() if isinstance(value, dict) and "argv" in value} == used
+    for name, spec in b.BACKENDS.items():
+        repairs = {"interrupted"} if name == "apt" else set()
+        assert {key for key, value in spec.items() if isinstance(value, dict) and "argv" in value} == used | repairs
 
 
 # ---------------------------------------------------------------- real Amazon Linux lock / repository messages
@@ -229,7 +230,9 @@ def test_backend_gives_up_on_a_lock_after_lock_timeout_and_names_it(name, lock_t
 
 @pytest.mark.parametrize("name, text, first_line", [
     ("yum", out.YUM_UNREACHABLE_ERR,
-     "Could not retrieve mirrorlist https://amazonlinux.default.amazonlinux.com/2/core/latest/x86_64/mirror.list error was"),
+     "Could not retrieve mirrorlist https://amazonlinux.default.amazonlinux.com/2/core/latest/x86_64/mirror.list error "
+     "was; repository amzn2-core/2/x86_64; cause: 12: Timeout on https://amazonlinux.default.amazonlinux.com/2/core/"
+     "latest/x86_64/mirror.list: (28, 'Resolving timed out after 5001 milliseconds')"),
     ("dnf", out.DNF_UNREACHABLE_ERR,
      "Failed to download metadata for repo 'amazonlinux': Cannot prepare internal mirrorlist: Curl error (6): "
      "Couldn't resolve host name for https://cdn.amazonlinux.com/al2023/core/mirrors/2023.0.20230315/x86_64/mirror.list "
@@ -307,3 +310,73 @@ def test_backend_accepts_a_real_install_transcript_as_success(name, transcript):
     record = {"name": "docker", "epoch": "0", "version": "20.10.17", "release": "1.amzn2.0.1"}
     assert backend.apply("install", [record]) == transcript
     assert calls[0][-3:] == ["-y", "install", "docker-20.10.17-1.amzn2.0.1"]
+
+
+# ---------------------------------------------------------------- an interrupted dpkg (tests/faults kills it mid-unpack)
+DPKG_REPAIR = ["dpkg", "--force-confdef", "--force-confold", "--configure", "-a"]
+PIGZ = {"name": "pigz", "epoch": "0", "version": "2.6", "release": "1", "arch": "amd64"}
+
+
+def recording_backend(results, now=None):
+    calls, sleeps, warnings = [], [], []
+
+    def run_command(argv):
+        calls.append(argv)
+        return results.pop(0)
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        if now is not None:
+            now[0] += seconds
+
+    clock = (lambda: now[0]) if now is not None else (lambda: 0.0)
+    return b.Backend("apt", run_command, 30, sleep, clock, warnings.append), calls, sleeps, warnings
+
+
+def test_apt_repairs_an_interrupted_dpkg_then_runs_the_install_again():
+    results = [(100, "", out.APT_DPKG_INTERRUPTED_ERR), (0, "", ""), (0, out.APT_INSTALL_OUT, "")]
+    backend, calls, _sleeps, warnings = recording_backend(results)
+    assert backend.apply("install", [PIGZ]) == out.APT_INSTALL_OUT
+    assert calls[1] == DPKG_REPAIR
+    assert calls[0] == calls[2] and calls[0][-1] == "pigz=2.6-1"
+    assert results == [] and backend.changed
+    assert warnings == ["dpkg was interrupted, you must manually run 'dpkg --configure -a' to correct the problem. "
+                        "-- running dpkg --force-confdef --force-confold --configure -a first"]
+
+
+def test_apt_repairs_at_most_once_and_then_reports_the_failure():
+    results = [(100, "", out.APT_DPKG_INTERRUPTED_ERR), (0, "", ""), (100, "", out.APT_DPKG_INTERRUPTED_ERR)]
+    backend, calls, _sleeps, _warnings = recording_backend(results)
+    with pytest.raises(b.PackageManagerError) as failure:
+        backend.apply("install", [PIGZ])
+    assert failure.value.msg.startswith("Command failed (rc=100): apt-get -y")
+    assert "dpkg was interrupted" in failure.value.msg
+    assert len(calls) == 3 and results == []
+
+
+def test_dpkg_repair_waits_for_the_frontend_lock_like_apt_does():
+    now = [0.0]
+    results = [(100, "", out.APT_DPKG_INTERRUPTED_ERR), (2, "", out.DPKG_FRONTEND_LOCKED_ERR), (0, "", ""),
+               (0, out.APT_INSTALL_OUT, "")]
+    backend, calls, sleeps, _warnings = recording_backend(results, now)
+    backend.apply("install", [PIGZ])
+    assert calls[1] == calls[2] == DPKG_REPAIR
+    assert sleeps == [b.LOCK_POLL_SECONDS] and results == []
+
+
+def test_dpkg_repair_gives_up_on_a_held_lock_after_lock_timeout():
+    now = [0.0]
+    results = [(100, "", out.APT_DPKG_INTERRUPTED_ERR)] + [(2, "", out.DPKG_FRONTEND_LOCKED_ERR)] * 30
+    backend, _calls, _sleeps, _warnings = recording_backend(results, now)
+    with pytest.raises(b.PackageManagerError) as failure:
+        backend.apply("install", [PIGZ])
+    assert failure.value.msg == ("Package manager lock still held after lock_timeout=30s: dpkg frontend lock was "
+                                 "locked by another process with pid 63; nothing was changed.")
+
+
+def test_other_failures_are_not_taken_for_an_interrupted_dpkg():
+    backend, calls, _sleeps, warnings = recording_backend([(100, "", "E: Sub-process /usr/bin/dpkg returned an error "
+                                                                     "code (1)\n")])
+    with pytest.raises(b.PackageManagerError):
+        backend.apply("install", [PIGZ])
+    assert len(calls) == 1 and warnings == []
