@@ -16,6 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleetops.docker.plugins.module_utils import (
+    _data_purge as data_purge,
+)
 from ansible_collections.fleetops.docker.plugins.module_utils._package_backends import (
     BACKENDS,
 )
@@ -112,6 +115,13 @@ class Env:
             lock_files={name: [str(tmp_path / f"{name}.pid")] for name in BACKENDS},
             clock=self.clock.clock, sleep=self.clock.sleep)
         self.os_release(out.OS_RELEASE_AL2)
+        # purge_data reads mounts and processes from /proc: the real mount table, but none of this machine's
+        # container shims (its own dockerd's containers are not the module's business here).
+        proc = tmp_path / "proc"
+        proc.mkdir()
+        (proc / "self").symlink_to("/proc/self")
+        monkeypatch.setattr(data_purge, "PROC_ROOT", str(proc))
+        self.proc = proc
 
     def os_release(self, text):
         Path(self.system.os_release).write_text(text)
@@ -346,7 +356,7 @@ def test_purge_data_that_cannot_be_deleted_fails_clearly_after_the_removal(env, 
     def busy(path):
         raise OSError(16, "Device or resource busy", path)
 
-    monkeypatch.setattr(engine.shutil, "rmtree", busy)
+    monkeypatch.setattr(data_purge.os, "rmdir", busy)
     runner = env.expect(
         call(RPM_Q + AL2_NAMES, stdout=out.RPM_SEED_INSTALLED),
         call(YUM_INSTALLED + AL2_SORTED, stdout=out.YUM_LIST_INSTALLED_SEED),
