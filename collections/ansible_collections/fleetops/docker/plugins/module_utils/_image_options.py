@@ -18,7 +18,7 @@ from ansible_collections.fleetops.docker.plugins.module_utils._docker_api import
 from ansible_collections.fleetops.docker.plugins.module_utils._registry_auth import (
     REGISTRY_ARGUMENT_SPEC,
     RegistryAuth,
-    module_runner,
+    timed_runner,
 )
 
 PULL_POLICIES = ("missing", "always")
@@ -57,11 +57,25 @@ def canonical_domain(domain):
     return refs.DEFAULT_DOMAIN if domain == refs.LEGACY_DEFAULT_DOMAIN else domain
 
 
+def mirror_userinfo(mirrors):
+    """The credentials ('user:password' and 'password') written into mirror URLs; they are not used, only hidden."""
+    found = []
+    for target in (mirrors or {}).values():
+        netloc = str(target or "").strip().split("://", 1)[-1].split("/", 1)[0]
+        if "@" in netloc:
+            userinfo = netloc.rsplit("@", 1)[0]
+            found += [userinfo] + [part for part in userinfo.split(":", 1)[1:] if part]
+    return found
+
+
 def parse_mirrors(mirrors):
     """{registry: 'host[:port][/prefix]'} -> {registry: (host, prefix)}; raises ValueError."""
     result = {}
     for registry, target in (mirrors or {}).items():
         target = str(target or "").strip().strip("/").split("://", 1)[-1]
+        if "@" in target.split("/", 1)[0]:
+            raise ValueError(f"registry_mirrors[{registry!r}] holds credentials (user:password@); give them in "
+                             "registry_auth for the mirror host instead")
         host, _sep, prefix = target.partition("/")
         probe = "{}/{}x".format(host, prefix + "/" if prefix else "")
         try:
@@ -137,6 +151,7 @@ def image_module(argument_spec, host=None, checks=None, failure="Invalid images 
     spec.update(REGISTRY_ARGUMENT_SPEC)
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     params = module.params
+    module.no_log_values.update(mirror_userinfo(params["registry_mirrors"]))
     try:
         mirrors = parse_mirrors(params["registry_mirrors"])
         requests, errors = parse_items(params["images"], params.get("platform"), params.get("pull") or "missing",
@@ -146,11 +161,10 @@ def image_module(argument_spec, host=None, checks=None, failure="Invalid images 
     own = list(checks(params)) if checks else []
     own.append((params["timeout"] < 1, f"timeout must be 1 second or more, got {params['timeout']}"))
     own.append((params["deadline"] < 0, f"deadline must be 0 (no limit) or more seconds, got {params['deadline']}"))
-    own.append((params["deadline"] < 0, f"deadline must be 0 (no limit) or more seconds, got {params['deadline']}"))
     errors += [message for is_bad, message in own if is_bad]
     if errors:
         module.fail_json(msg=f"{failure}: " + "; ".join(errors), errors=errors)
-    auth = RegistryAuth(params["registry_auth"], params["docker_config"], runner=module_runner(module))
+    auth = RegistryAuth(params["registry_auth"], params["docker_config"], runner=timed_runner(params["timeout"]))
     return module, requests, mirrors, auth
 
 

@@ -15,12 +15,14 @@ Docker Hub is keyed "https://index.docker.io/v1/" in config.json, like the docke
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 
 INDEX_SERVER = "https://index.docker.io/v1/"
 DOCKER_HUB_HOSTS = ("docker.io", "index.docker.io", "registry-1.docker.io")
 HELPER_PREFIX = "docker-credential-"
+HELPER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # a program name, never a path
 HELPER_GET = ("get",)  # docker-credential-<name> get   (server URL on stdin, JSON on stdout)
 HELPER_NOT_FOUND_MARKERS = ("credentials not found", "no credentials")
 TOKEN_USERNAME = "<token>"
@@ -38,11 +40,19 @@ REGISTRY_ARGUMENT_SPEC = {
 }
 
 
-def module_runner(module):
-    """Adapt AnsibleModule.run_command to the runner signature (args, stdin) -> (rc, out, err)."""
+def timed_runner(timeout):
+    """A runner (args, stdin) -> (rc, out, err) that kills the helper after `timeout` seconds
+    (subprocess.TimeoutExpired is raised then)."""
     def run(args, data):
-        return module.run_command(args, data=data)
+        return subprocess_runner(args, data, timeout)
     return run
+
+
+def which_on_path(program, environ=None):
+    """shutil.which over the absolute PATH entries only: '' or '.' would find a program in the working directory."""
+    environ = os.environ if environ is None else environ
+    dirs = [entry for entry in environ.get("PATH", os.defpath).split(os.pathsep) if os.path.isabs(entry)]
+    return shutil.which(program, path=os.pathsep.join(dirs)) if dirs else None
 
 
 class RegistryAuthError(Exception):
@@ -81,11 +91,10 @@ def default_config_path(environ=None):
     return os.path.join(base, "config.json")
 
 
-def subprocess_runner(args, data):
-    """Default command runner: (args, stdin text) -> (rc, stdout, stderr)."""
-    proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, err = proc.communicate(data.encode("utf-8"))
-    return proc.returncode, out.decode("utf-8", errors="replace"), err.decode("utf-8", errors="replace")
+def subprocess_runner(args, data, timeout=None):
+    """Default command runner: (args, stdin text) -> (rc, stdout, stderr); the program is killed after timeout."""
+    proc = subprocess.run(args, input=data.encode("utf-8"), capture_output=True, timeout=timeout, check=False)
+    return proc.returncode, proc.stdout.decode("utf-8", errors="replace"), proc.stderr.decode("utf-8", errors="replace")
 
 
 class RegistryAuth:
@@ -95,7 +104,7 @@ class RegistryAuth:
         self.entries = list(entries or [])
         self.config_path = config_path or default_config_path()
         self.runner = runner or subprocess_runner
-        self.which = which or shutil.which
+        self.which = which or which_on_path
         self._config = None
 
     def config(self):
@@ -159,6 +168,10 @@ class RegistryAuth:
         return {"username": username, "password": password, "serveraddress": registry_key(domain)}
 
     def _from_helper(self, helper, domain):
+        if not isinstance(helper, str) or not HELPER_NAME.match(helper):
+            raise RegistryAuthError(f"The credential helper name {helper!r} in {self.config_path} (credHelpers or "
+                                    "credsStore) is not a plain program name (letters, digits, '.', '_', '-'); "
+                                    "it was not run")
         program = HELPER_PREFIX + helper
         path = self.which(program)
         if not path:
@@ -166,16 +179,25 @@ class RegistryAuth:
             raise RegistryAuthError(f"Credential helper {program} (configured in {self.config_path} for "
                                     f"{registry_key(domain)}) is not installed or not on PATH{package}")
         server = registry_key(domain)
-        rc, out, err = self.runner([path] + list(HELPER_GET), server)
+        try:
+            rc, out, err = self.runner([path] + list(HELPER_GET), server)
+        except subprocess.TimeoutExpired as exc:
+            raise RegistryAuthError(f"{program} get did not answer for {server} within {exc.timeout}s (the "
+                                    "module's timeout) and was stopped") from None
+        except OSError as exc:
+            raise RegistryAuthError(f"{program} could not be run for {server}: {exc.strerror}") from None
         if rc != 0:
             text = (out + err).strip()
             if any(marker in text.lower() for marker in HELPER_NOT_FOUND_MARKERS):
                 return None
-            raise RegistryAuthError(f"{program} get failed for {server} (rc={rc}): {text}")
+            raise RegistryAuthError(f"{program} get failed for {server} (rc={rc}); its output is not shown, "
+                                    f"as it may hold credentials: run '{program} get' by hand to see it")
         try:
             answer = json.loads(out)
         except ValueError:
-            raise RegistryAuthError(f"{program} get returned non-JSON output for {server}") from None
+            answer = None
+        if not isinstance(answer, dict):
+            raise RegistryAuthError(f"{program} get did not return a JSON object for {server}")
         username, secret = answer.get("Username") or "", answer.get("Secret") or ""
         if username == TOKEN_USERNAME:
             return {"identitytoken": secret, "serveraddress": server}
