@@ -19,6 +19,7 @@ from ansible_collections.fleetops.docker.plugins.module_utils._package_versions 
 
 OS_RELEASE = "/etc/os-release"
 LOCK_POLL_SECONDS = 2
+TRANSIENT_RETRIES = 3  # a command that fails on a transient error is run at most this many more times
 STACK = ["docker", "containerd", "runc", "libcgroup", "pigz"]
 
 # Logical stack name -> package name on each platform (None: not a separate package there).
@@ -119,6 +120,9 @@ APT_VERSIONLOCK = {
     "bypass": {"install": ["--allow-change-held-packages"], "downgrade": ["--allow-change-held-packages"]},
 }
 
+# rpm's own transaction lock (an rpm or another package manager is mid-transaction): a lock like the others.
+RPM_TRANSACTION_LOCK = r"can't create transaction lock on \S+.*"
+
 RPM_NOT_INSTALLED = [r"^package \S+ is not installed$"]
 YUM_NO_MATCH = [r"^Error: No matching Packages to list$"]
 DPKG_NOT_FOUND = [r"^dpkg-query: no packages found matching "]
@@ -138,7 +142,9 @@ BACKENDS = {
         "downgrade": {"argv": YUM + ["-y", "downgrade"], "change": True},
         "remove": {"argv": YUM + ["-y", "remove"]},
         "lock_files": ["/var/run/yum.pid"],
-        "lock_patterns": [r"Existing lock /var/run/yum\.pid.*", r"Another app is currently holding the yum lock.*"],
+        "lock_patterns": [r"Existing lock /var/run/yum\.pid.*", r"Another app is currently holding the yum lock.*",
+                          RPM_TRANSACTION_LOCK],
+        "transient_patterns": [r"\[Errno 2\] No such file or directory: '/var/cache/yum/\S+\.rpm'"],
         "unreachable_patterns": [r"Cannot retrieve repository metadata.*", r"Could not retrieve mirrorlist.*",
                                  r"Cannot find a valid baseurl for repo.*", r"Could not resolve host.*",
                                  r"One of the configured repositories failed.*"],
@@ -166,7 +172,10 @@ BACKENDS = {
         "downgrade": {"argv": DNF + ["-y", "downgrade"], "change": True},
         "remove": {"argv": DNF + ["-y", "remove"]},
         "lock_files": ["/var/lib/dnf/rpmdb_lock.pid", "/var/cache/dnf/metadata_lock.pid"],
-        "lock_patterns": [r".*already locked by \d+.*", r"Waiting for process with pid \d+ to finish.*"],
+        "lock_patterns": [r".*already locked by \d+.*", r"Waiting for process with pid \d+ to finish.*",
+                          RPM_TRANSACTION_LOCK],
+        # Another dnf (an automatic update, `dnf clean`) removed a package this one had downloaded: run it again.
+        "transient_patterns": [r"\[Errno 2\] No such file or directory: '/var/cache/dnf/\S+\.rpm'"],
         "unreachable_patterns": [r"Failed to download metadata for repo.*", r"Cannot download repomd\.xml.*",
                                  r"Could not resolve host.*", r"Curl error \(6\).*"],
         # A repository with skip_if_unavailable=True is dropped ("Ignoring repositories: ...") and dnf exits 0.
@@ -476,16 +485,25 @@ class Backend:
         if command.get("cache") and key in self._cache:
             return self._cache[key]
         deadline = self._clock() + self.lock_timeout
+        retries = 0
         while True:
             rc, out, err = self._run_command(argv)
             text = f"{out}\n{err}"
             lock_line = _first_match(self.spec["lock_patterns"], text) if rc != 0 else None
-            if not lock_line:
+            transient = _first_match(self.spec.get("transient_patterns", []), text) if rc != 0 else None
+            if not (lock_line or transient):
                 break
+            if transient and retries >= TRANSIENT_RETRIES:
+                raise PackageManagerError(
+                    f"{argv[0]} failed {retries + 1} times on a transient error (another package manager run "
+                    f"changing its cache): {transient}; {self._outcome()}.", cmd=argv, rc=rc, stdout=out, stderr=err)
             if self._clock() >= deadline:
                 raise PackageManagerError(
-                    f"Package manager lock still held after lock_timeout={self.lock_timeout}s: {lock_line}; "
+                    f"Package manager lock still held after lock_timeout={self.lock_timeout}s: {lock_line or transient}; "
                     f"{self._outcome()}.", cmd=argv, rc=rc, stdout=out, stderr=err)
+            if transient:
+                retries += 1
+                self._warn(f"{argv[0]} met a transient error and is run again ({retries}/{TRANSIENT_RETRIES}): {transient}")
             self._sleep(LOCK_POLL_SECONDS)
         interrupted = self.spec.get("interrupted")
         if rc != 0 and interrupted and not self._recovered and _first_match(interrupted["patterns"], text):
