@@ -25,7 +25,9 @@ CONF
 # Debian's dnf-plugins-core enables two plugins AL2023 does not run: `local` (calls createrepo_c after every
 # transaction) and `show_leaves` (prints "New leaves:").
 printf '[main]\nenabled=0\n' > /etc/dnf/plugins/local.conf
-printf '[main]\nenabled=0\n' > /etc/dnf/plugins/show_leaves.conf
+printf '[main]\nenabled=0\n' > /etc/dnf/plugins/show-leaves.conf
+# Debian's rpm keeps its database in ~/.rpmdb (beside dpkg's); AL2023's is /var/lib/rpm, with its lock .rpm.lock.
+mkdir -p /etc/rpm && echo "%_dbpath /var/lib/rpm" > /etc/rpm/macros.dbpath
 rpm --initdb
 # The RPMs' docker group and units: nothing from Debian's docker packages is here.
 echo 'fleetops AL2023 stand-in: real dnf 4.14 and rpm 4.18 on Debian 12, not Amazon Linux' > /etc/motd
