@@ -10,7 +10,7 @@ short_description: Build the fleet report's data from every host's collected sta
 version_added: 1.0.0
 description:
   - Turns the per-host C(fleet_report_host) facts that the fleet_report role collects into one structure that the
-    role's JSON, Markdown, HTML and text templates render: hosts (status, OS, end of support, engine packages, pull
+    role's JSON, Markdown, HTML and text templates render -- hosts (status, OS, end of support, engine packages, pull
     summary) and the hosts x images matrix (image platform, digest, registry platforms, runs here).
   - Hosts without collected state are shown as V(unreachable) or V(failed), never left out.
   - Controller-side and standard library only.
@@ -56,7 +56,10 @@ _value:
 
 # The engine's package name on each OS family (AL2/AL2023, Debian/Ubuntu, Docker CE, Fedora).
 ENGINE_PACKAGES = ("docker", "docker.io", "docker-ce", "moby-engine")
-RUNS_YES, RUNS_NO, RUNS_MISSING, RUNS_NA = "yes", "NO", "not pulled", "-"
+RUNS_YES = "yes"
+RUNS_NO = "NO"
+RUNS_MISSING = "not pulled"
+RUNS_NA = "-"  # the host does not need the image
 
 
 def _short_digest(value):
