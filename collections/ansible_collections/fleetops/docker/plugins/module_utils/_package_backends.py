@@ -74,14 +74,17 @@ SUPPORTED_OS = "amzn 2 (yum), amzn 2023 (dnf), rhel/centos/rocky/almalinux 8+ (d
 # Package names used when `backend` is forced on an OS that is not in OS_RELEASE_PLATFORMS.
 BACKEND_DEFAULT_PLATFORM = {"yum": "amzn2", "dnf": "amzn2023", "apt": "debian"}
 
-RPM_QUERY = ["rpm", "-q", "--queryformat", r"%{NAME}\t%{EPOCHNUM}\t%{VERSION}\t%{RELEASE}\t%{ARCH}\t%{SIZE}\n"]
-DPKG_QUERY = ["dpkg-query", "-W", "-f", r"${Package}\t${Version}\t${Architecture}\t${db:Status-Abbrev}\t${Installed-Size}\n"]
+# "--" ends the options before package names wherever names follow (rpm, dpkg-query, yum, dnf, apt-get and
+# apt-cache accept it): a name can never be read as an option, even if one slipped past the module's validation.
+END = "--"
+RPM_QUERY = ["rpm", "-q", "--queryformat", r"%{NAME}\t%{EPOCHNUM}\t%{VERSION}\t%{RELEASE}\t%{ARCH}\t%{SIZE}\n", END]
+DPKG_QUERY = ["dpkg-query", "-W", "-f", r"${Package}\t${Version}\t${Architecture}\t${db:Status-Abbrev}\t${Installed-Size}\n", END]
 YUM = ["yum", "--setopt=exit_on_lock=True"]
 DNF = ["dnf", "--setopt=exit_on_lock=True", "--setopt=skip_if_unavailable=False"]
 DNF_QF = "%{name}|%{epoch}|%{version}|%{release}|%{arch}|%{REPO}|%{installsize}"
 APT_GET = ["apt-get", "-y", "-o", "DPkg::Lock::Timeout={lock_timeout}",
            "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold"]
-APT_MADISON = ["apt-cache", "madison"]
+APT_MADISON = ["apt-cache", "madison", END]
 
 # Version locks (the `versionlock` option). yum-plugin-versionlock and dnf's versionlock plugin write entries as
 # "EPOCH:NAME-VERSION-RELEASE.*" (yum 3) or "NAME-EPOCH:VERSION-RELEASE.*" (dnf 4); apt-mark holds names. `bypass`:
@@ -134,13 +137,14 @@ BACKENDS = {
         "spec": "{name}-{version}-{release}",
         "spec_epoch": "{name}-{epoch}:{version}-{release}.{arch}",
         "installed": {"argv": RPM_QUERY, "parser": "rpm", "benign": RPM_NOT_INSTALLED},
-        "installed_repos": {"argv": YUM + ["-q", "-C", "list", "installed"], "parser": "yum_list", "benign": YUM_NO_MATCH},
-        "available": {"argv": YUM + ["-q", "--showduplicates", "list", "available"], "parser": "yum_list",
+        "installed_repos": {"argv": YUM + ["-q", "-C", "list", "installed", END], "parser": "yum_list",
+                            "benign": YUM_NO_MATCH},
+        "available": {"argv": YUM + ["-q", "--showduplicates", "list", "available", END], "parser": "yum_list",
                       "benign": YUM_NO_MATCH},
         "refresh": {"argv": YUM + ["-q", "makecache", "fast"]},
-        "install": {"argv": YUM + ["-y", "install"], "change": True},
-        "downgrade": {"argv": YUM + ["-y", "downgrade"], "change": True},
-        "remove": {"argv": YUM + ["-y", "remove"]},
+        "install": {"argv": YUM + ["-y", "install", END], "change": True},
+        "downgrade": {"argv": YUM + ["-y", "downgrade", END], "change": True},
+        "remove": {"argv": YUM + ["-y", "remove", END]},
         "lock_files": ["/var/run/yum.pid"],
         "lock_patterns": [r"Existing lock /var/run/yum\.pid.*", r"Another app is currently holding the yum lock.*",
                           RPM_TRANSACTION_LOCK],
@@ -164,13 +168,13 @@ BACKENDS = {
         "spec": "{name}-{evr}",
         "installed": {"argv": RPM_QUERY, "parser": "rpm", "benign": RPM_NOT_INSTALLED},
         "installed_repos": {"argv": DNF + ["-q", "-C", "repoquery", "--installed", "--qf",
-                                           DNF_QF.replace("REPO", "from_repo")], "parser": "repoquery"},
-        "available": {"argv": DNF + ["-q", "repoquery", "--available", "--qf", DNF_QF.replace("REPO", "repoid")],
+                                           DNF_QF.replace("REPO", "from_repo"), END], "parser": "repoquery"},
+        "available": {"argv": DNF + ["-q", "repoquery", "--available", "--qf", DNF_QF.replace("REPO", "repoid"), END],
                       "parser": "repoquery"},
         "refresh": {"argv": DNF + ["-q", "makecache"]},
-        "install": {"argv": DNF + ["-y", "install"], "change": True},
-        "downgrade": {"argv": DNF + ["-y", "downgrade"], "change": True},
-        "remove": {"argv": DNF + ["-y", "remove"]},
+        "install": {"argv": DNF + ["-y", "install", END], "change": True},
+        "downgrade": {"argv": DNF + ["-y", "downgrade", END], "change": True},
+        "remove": {"argv": DNF + ["-y", "remove", END]},
         "lock_files": ["/var/lib/dnf/rpmdb_lock.pid", "/var/cache/dnf/metadata_lock.pid"],
         "lock_patterns": [r".*already locked by \d+.*", r"Waiting for process with pid \d+ to finish.*",
                           RPM_TRANSACTION_LOCK],
@@ -195,9 +199,9 @@ BACKENDS = {
         "installed_repos": {"argv": APT_MADISON, "parser": "madison", "cache": True},
         "available": {"argv": APT_MADISON, "parser": "madison", "cache": True},
         "refresh": {"argv": ["apt-get", "-q", "update"]},
-        "install": {"argv": APT_GET + ["install"], "change": True},
-        "downgrade": {"argv": APT_GET + ["--allow-downgrades", "install"], "change": True},
-        "remove": {"argv": APT_GET + ["remove"]},
+        "install": {"argv": APT_GET + ["install", END], "change": True},
+        "downgrade": {"argv": APT_GET + ["--allow-downgrades", "install", END], "change": True},
+        "remove": {"argv": APT_GET + ["remove", END]},
         "lock_files": [],
         "lock_patterns": [r"Could not get lock .*", r"Unable to acquire the dpkg frontend lock.*",
                           r"Unable to lock directory .*", r"dpkg frontend lock was locked by another process.*"],
@@ -523,7 +527,7 @@ class Backend:
         if held:
             raise PackageManagerError(
                 "{} {} exited {}: {} held back by a version lock or an exclude setting (versionlock: true moves the "
-                "module's own locks); {}.".format(argv[0], command["argv"][-1], rc, ", ".join(held), self._outcome()),
+                "module's own locks); {}.".format(argv[0], [w for w in command["argv"] if w != END][-1], rc, ", ".join(held), self._outcome()),
                 cmd=argv, rc=rc, stdout=out, stderr=err, held=held)
         missing = self._missing(text)
         if missing and (rc != 0 or command.get("change")):
@@ -531,7 +535,7 @@ class Backend:
                 self.changed = True
             raise PackageManagerError(
                 "{} {} exited {}: no package available for {}; {}.".format(
-                    argv[0], command["argv"][-1], rc, ", ".join(missing),
+                    argv[0], [w for w in command["argv"] if w != END][-1], rc, ", ".join(missing),
                     "it installed the other packages it was given" if rc == 0 else self._outcome()),
                 cmd=argv, rc=rc, stdout=out, stderr=err, missing=missing)
         if rc != 0 and not (command.get("benign") and _benign(command["benign"], err)):

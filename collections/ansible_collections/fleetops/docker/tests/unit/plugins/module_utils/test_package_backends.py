@@ -189,7 +189,7 @@ def test_backend_madison_cache_hits_for_the_same_names_in_another_order():
     assert backend.installed_repos(installed) == {"cgroup-tools": "@http://deb.debian.org/debian bookworm/main",
                                                   "pigz": "@http://deb.debian.org/debian bookworm/main"}
     assert sorted(backend.available(["pigz", "cgroup-tools"])) == ["cgroup-tools", "pigz"]
-    assert calls == [["apt-cache", "madison", "cgroup-tools", "pigz"]]
+    assert calls == [["apt-cache", "madison", "--", "cgroup-tools", "pigz"]]
 
 
 def test_backends_declare_only_commands_the_engine_runs():
@@ -309,7 +309,7 @@ def test_backend_accepts_a_real_install_transcript_as_success(name, transcript):
     backend, calls = make_backend(name, [(0, transcript, "")])
     record = {"name": "docker", "epoch": "0", "version": "20.10.17", "release": "1.amzn2.0.1"}
     assert backend.apply("install", [record]) == transcript
-    assert calls[0][-3:] == ["-y", "install", "docker-20.10.17-1.amzn2.0.1"]
+    assert calls[0][-4:] == ["-y", "install", "--", "docker-20.10.17-1.amzn2.0.1"]
 
 
 # ---------------------------------------------------------------- an interrupted dpkg (tests/faults kills it mid-unpack)

@@ -232,7 +232,7 @@ def test_al2_absent_removes_the_stack_and_reports_the_seed_removal_table(env, ru
     runner = env.expect(
         call(RPM_Q + AL2_NAMES, stdout=out.RPM_SEED_INSTALLED),
         call(YUM_INSTALLED + AL2_SORTED, stdout=out.YUM_LIST_INSTALLED_SEED),
-        call(YUM + ["-y", "remove"] + AL2_NAMES, stdout=out.YUM_COMPLETE),
+        call(YUM + ["-y", "remove", "--"] + AL2_NAMES, stdout=out.YUM_COMPLETE),
         call(RPM_Q + AL2_NAMES, rc=5, stdout=out.RPM_NONE_INSTALLED),
     )
     result = run_module(engine, {"state": "absent"})
@@ -305,9 +305,9 @@ def test_apt_lock_held_past_timeout_fails_without_installing(env, run_module):
 
     runner = env.expect(
         call(DPKG_Q + DEB_NAMES, rc=1, stdout=out.DPKG_PARTIAL_OUT, stderr=out.DPKG_PARTIAL_ERR),
-        call(["apt-cache", "madison", "containerd", "docker.io", "runc"], stdout=out.MADISON_INSTALLED),
-        call(["apt-cache", "madison", "cgroup-tools", "pigz"], stdout=out.MADISON_MISSING),
-        call(APT_GET + ["install", "cgroup-tools=2.0.2-2", "pigz=2.6-1"], rc=100,
+        call(["apt-cache", "madison", "--", "containerd", "docker.io", "runc"], stdout=out.MADISON_INSTALLED),
+        call(["apt-cache", "madison", "--", "cgroup-tools", "pigz"], stdout=out.MADISON_MISSING),
+        call(APT_GET + ["install", "--", "cgroup-tools=2.0.2-2", "pigz=2.6-1"], rc=100,
              stdout=out.APT_LOCKED_OUT, stderr=out.APT_LOCKED_ERR, effect=apt_waits_its_timeout),
     )
     result = run_module(engine, {})
@@ -323,7 +323,7 @@ def test_apt_update_lists_lock_is_retried(env, run_module):
         call(["apt-get", "-q", "update"], rc=100, stdout="Reading package lists...\n", stderr=out.APT_UPDATE_LOCKED_ERR),
         call(["apt-get", "-q", "update"], stdout="Reading package lists...\n"),
         call(DPKG_Q + DEB_NAMES, stdout=out.DPKG_FULL_OUT),
-        call(["apt-cache", "madison"] + DEB_SORTED, stdout=out.MADISON_MISSING + out.MADISON_INSTALLED),
+        call(["apt-cache", "madison", "--"] + DEB_SORTED, stdout=out.MADISON_MISSING + out.MADISON_INSTALLED),
     )
     result = run_module(engine, {"update_cache": True})
     runner.assert_done()
@@ -360,7 +360,7 @@ def test_purge_data_that_cannot_be_deleted_fails_clearly_after_the_removal(env, 
     runner = env.expect(
         call(RPM_Q + AL2_NAMES, stdout=out.RPM_SEED_INSTALLED),
         call(YUM_INSTALLED + AL2_SORTED, stdout=out.YUM_LIST_INSTALLED_SEED),
-        call(YUM + ["-y", "remove"] + AL2_NAMES, stdout=out.YUM_COMPLETE),
+        call(YUM + ["-y", "remove", "--"] + AL2_NAMES, stdout=out.YUM_COMPLETE),
         call(RPM_Q + AL2_NAMES, rc=5, stdout=out.RPM_NONE_INSTALLED),
     )
     result = run_module(engine, {"state": "absent", "purge_data": True})
@@ -377,10 +377,10 @@ def test_apt_install_that_waited_for_the_lock_and_succeeded_is_not_rerun(env, ru
     env.os_release(out.OS_RELEASE_DEBIAN12)
     runner = env.expect(
         call(DPKG_Q + DEB_NAMES, rc=1, stdout=out.DPKG_PARTIAL_OUT, stderr=out.DPKG_PARTIAL_ERR),
-        call(["apt-cache", "madison", "containerd", "docker.io", "runc"], stdout=out.MADISON_INSTALLED),
-        call(["apt-cache", "madison", "cgroup-tools", "pigz"], stdout=out.MADISON_MISSING),
+        call(["apt-cache", "madison", "--", "containerd", "docker.io", "runc"], stdout=out.MADISON_INSTALLED),
+        call(["apt-cache", "madison", "--", "cgroup-tools", "pigz"], stdout=out.MADISON_MISSING),
         # SYNTHETIC pairing: apt printed the REAL lock-wait line, got the lock within DPkg::Lock::Timeout, installed.
-        call(APT_GET + ["install", "cgroup-tools=2.0.2-2", "pigz=2.6-1"], stdout=out.APT_LOCKED_OUT + out.APT_INSTALL_OUT),
+        call(APT_GET + ["install", "--", "cgroup-tools=2.0.2-2", "pigz=2.6-1"], stdout=out.APT_LOCKED_OUT + out.APT_INSTALL_OUT),
         call(DPKG_Q + DEB_NAMES, stdout=out.DPKG_FULL_OUT),
     )
     result = run_module(engine, {})

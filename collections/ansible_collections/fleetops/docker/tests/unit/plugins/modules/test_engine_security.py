@@ -12,6 +12,10 @@ import pytest
 from ansible_collections.fleetops.docker.plugins.module_utils import (
     _data_purge as data_purge,
 )
+from ansible_collections.fleetops.docker.plugins.module_utils._package_backends import (
+    BACKENDS,
+    Backend,
+)
 from ansible_collections.fleetops.docker.plugins.module_utils._package_versions import (
     matches_pin,
 )
@@ -173,3 +177,14 @@ def test_check_mode_purge_deletes_nothing(env, run_module):  # noqa: F811
 def test_shim_scan_reads_comm_of_real_processes():
     assert (os.getpid(), "containerd-shim") not in data_purge.running_shims("/proc")
     assert sys.platform != "linux" or data_purge.running_shims("/nonexistent") == []
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+@pytest.mark.parametrize("key", ["installed", "installed_repos", "available", "install", "downgrade", "remove"])
+def test_every_command_that_takes_package_names_ends_the_options_first(backend, key):
+    runner = Backend(backend, lambda argv: (0, "", ""), 0, lambda seconds: None, lambda: 0.0)
+
+    argv = runner.argv(BACKENDS[backend][key], ["-c", "/tmp/evil.conf"], extra=["--disableplugin=versionlock"])
+
+    assert argv[-3:] == ["--", "-c", "/tmp/evil.conf"]
+    assert argv.index("--disableplugin=versionlock") < argv.index("--") if backend != "apt" else True
