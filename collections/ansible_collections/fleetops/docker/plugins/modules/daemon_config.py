@@ -20,7 +20,7 @@ description:
     is given; a file that holds credentials (a C(config.json), or any secret value) gets 0600 and its new parent
     directory 0700. The new content is written to a 0600 temporary file whose final mode is set before it is
     renamed into place, so a credential file is never readable by others, not even briefly.
-  - Never follows a symbolic link: the file itself being a symlink is refused, and so is a symlinked directory in
+  - Never follows a symbolic link. The file itself being a symlink is refused, and so is a symlinked directory in
     its path that a user other than root (or the user running the module) could have made, such as a user's
     C(~/.docker) pointing at C(/root/.docker). Nothing is read or written then.
   - The same module manages a user's C(~/.docker/config.json), for example C(credHelpers) for the ECR credential
