@@ -34,7 +34,16 @@ only_core_and_own_collection() {
     echo "only ansible.builtin and fleetops.docker are used"
 }
 
+# Host keys are checked for every inventory (only inventory/local turns it off, for its throwaway containers).
+host_key_checking_on() {
+    local line
+    line="$(ANSIBLE_CONFIG="$ROOT/ansible.cfg" ansible-config dump 2>/dev/null | grep '^HOST_KEY_CHECKING')"
+    echo "$line"
+    [[ "$line" == *"= True" ]]
+}
+
 check ruff ruff check --no-cache --output-format concise .
 check ansible-lint ansible_lint
 check collection-deps only_core_and_own_collection
+check host-key-checking host_key_checking_on
 finish

@@ -57,8 +57,8 @@ HOSTILE = st.sampled_from([
 ])
 TEXT = st.one_of(st.text(max_size=40), HOSTILE)
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-(2 ** 70), 2 ** 70), st.floats(), TEXT)
-JSON = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                    st.dictionaries(TEXT, inner, max_size=4)), max_leaves=12)
+JSON = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(TEXT, inner, max_size=4)),
+                    max_leaves=12)
 
 
 # ---------------------------------------------------------------- parsers

@@ -23,7 +23,9 @@ from ansible_collections.fleetops.docker.plugins.modules import engine
 from ansible_collections.fleetops.docker.tests.unit.plugins.fixtures import (
     package_outputs as out,
 )
-from ansible_collections.fleetops.docker.tests.unit.plugins.modules.test_engine import (  # noqa: F401 (fixture)
+
+# env and run_module are the engine tests' fixtures (pytest finds them by name).
+from ansible_collections.fleetops.docker.tests.unit.plugins.modules.test_engine import (  # noqa: F401  # pylint: disable=unused-import
     AL2_NAMES,
     RPM_Q,
     call,
@@ -83,15 +85,15 @@ def tmpfs(tmp_path):
 
     def mount(target):
         os.makedirs(target, exist_ok=True)
-        if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", target],
-                                               capture_output=True).returncode:
+        mounting = ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", target]
+        if os.geteuid() != 0 or subprocess.run(mounting, capture_output=True, check=False).returncode:
             pytest.skip("mounting a tmpfs needs root with CAP_SYS_ADMIN")
         mounted.append(target)
         return target
 
     yield mount
     for target in reversed(mounted):
-        subprocess.run(["umount", target], capture_output=True)
+        subprocess.run(["umount", target], capture_output=True, check=False)
 
 
 def test_purge_is_refused_before_any_change_while_a_volume_is_mounted_below(env, run_module, tmpfs):  # noqa: F811

@@ -63,7 +63,7 @@ def test_helper_name_with_a_path_is_refused_and_nothing_runs(tmp_path, monkeypat
 
 @pytest.mark.parametrize("name", ["../evil", "/usr/bin/evil", "-evil", ".hidden", "a b", "", 3])
 def test_helper_names_other_than_program_names_are_refused(tmp_path, name):
-    resolver = auth_mod.RegistryAuth(config_path=config(tmp_path, {"credsStore": name}), which=lambda p: pytest.fail(p))
+    resolver = auth_mod.RegistryAuth(config_path=config(tmp_path, {"credsStore": name}), which=pytest.fail)
     if not name:
         assert resolver.header_for("quay.io") is None  # an empty credsStore means none, like docker
         return
