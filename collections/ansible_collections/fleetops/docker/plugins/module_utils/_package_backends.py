@@ -187,6 +187,8 @@ BACKENDS = {
         "unreachable_repo_patterns": [r"Failed to download metadata for repo '([^']+)'",
                                       r"Errors during downloading metadata for repository '([^']+)'"],
         "unreachable_cause_patterns": [r"Curl error \(\d+\): .*", r"Status code: \d+ for .*"],
+        # -q hides the cause: when the failure does not carry it, this (read-only) run without -q shows it.
+        "diagnose": {"argv": DNF + ["makecache"]},
         "missing_patterns": [r"(?m)^No match for argument: (\S+)"],
         # A version lock (or an exclude= setting) holds the package: dnf 4.14 says so and exits 1.
         "held_patterns": [r"(?m)^All matches were filtered out by exclude filtering for argument: (\S+)"],
@@ -554,8 +556,12 @@ class Backend:
 
     def _repo_failure(self, headline, text):
         """The failure line, with the repository and the cause that yum/dnf/apt printed elsewhere."""
+        causes = self.spec.get("unreachable_cause_patterns", [])
+        if not _first_match(causes, text) and "diagnose" in self.spec:
+            _rc, out, err = self._run_command(self.argv(self.spec["diagnose"]))
+            text = f"{text}\n{out}\n{err}"
         repo = _first_group(self.spec.get("unreachable_repo_patterns", []), text)
-        cause = _first_match(self.spec.get("unreachable_cause_patterns", []), text)
+        cause = _first_match(causes, text)
         parts = [headline.rstrip(",")]
         if repo and repo not in headline:
             parts.append(f"repository {repo}")

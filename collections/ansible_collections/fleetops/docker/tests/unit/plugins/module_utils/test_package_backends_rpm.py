@@ -126,3 +126,16 @@ def test_real_repoquery_sizes_format_like_dnfs_own_removal_table():
         record = installed[name]
         assert f"{record['version']}-{record['release']}" == version_release
         assert human_size(record["size_bytes"]) == f"{size} {unit}"
+
+
+def test_quiet_dnf_without_the_cause_is_asked_again_without_q_for_it():
+    """dnf -q prints only "Failed to download metadata ..."; the run without -q names the cause (REAL, stand-in)."""
+    dnf = backend("dnf", [(1, "", out.DNF_REPO_DOWN_QUIET_ERR), (1, "", out.DNF_REPO_DOWN_ERR)])
+    with pytest.raises(b.PackageManagerError) as failure:
+        dnf.available(["pigz"])
+    assert dnf.seen[1] == b.BACKENDS["dnf"]["diagnose"]["argv"]
+    assert failure.value.msg == (
+        "Package repository unreachable (dnf): Failed to download metadata for repo 'amazonlinux': Cannot download "
+        "repomd.xml: Cannot download repodata/repomd.xml: All mirrors were tried; cause: Curl error (6): Couldn't "
+        "resolve host name for http://rpm-stopped.fleet.test/amazonlinux/repodata/repomd.xml [Could not resolve host: "
+        "rpm-stopped.fleet.test]")
