@@ -3,19 +3,26 @@
 """Classify the daemon's pull/distribution error messages: what went wrong, and is a retry useful.
 
 The daemon answers nearly every registry problem with HTTP 500 (or 404), so the class comes from
-the message text (dockerd 20.10 wording, e.g. "manifest for X not found: manifest unknown: manifest
-unknown", "Head \"https://r/v2/..\": no basic auth credentials").
+the message text (dockerd 20.10 and 26.1 wording, e.g. "manifest for X not found: manifest unknown: manifest
+unknown", "Head \"https://r/v2/..\": no basic auth credentials"; the containerd image store words them its own way,
+e.g. 'failed to resolve reference "X": X: not found').
 """
 
 
 # (kind, transient, lower-case substrings); the first matching row wins, so order matters.
 ERROR_RULES = (
     ("invalid_reference", False, ("invalid reference format",)),
-    ("platform_unavailable", False, ("no matching manifest for", "does not match the specified platform")),
+    ("platform_unavailable", False, ("no matching manifest for", "does not match the specified platform",
+                                     "no match for platform")),
+    # containerd image store: "pull access denied, repository does not exist or may require authorization:
+    # authorization failed: no basic auth credentials" is about credentials, not the repository.
+    ("unauthorized", False, ("authorization failed", "no basic auth credentials")),
     ("repository_not_found", False, ("repository does not exist", "name unknown", "repository name not known")),
     ("unauthorized", False, ("unauthorized", "no basic auth credentials", "authentication required",
                              "denied", "incorrect username or password")),
-    ("manifest_unknown", False, ("manifest unknown", "not found: manifest", "manifest for ")),
+    ("manifest_unknown", False, ("manifest unknown", "not found: manifest", "manifest for ",
+                                 # containerd image store: 'failed to resolve reference "r/x:t": r/x:t: not found'
+                                 ": not found ")),
     ("rate_limited", True, ("toomanyrequests", "too many requests", " 429 ")),
     ("registry_unreachable", False, ("no such host", "no route to host", "network is unreachable",
                                      "server gave http response to https client", "x509:")),

@@ -7,6 +7,9 @@ from ansible_collections.fleetops.docker.plugins.module_utils import (
     _image_reference as refs,
 )
 from ansible_collections.fleetops.docker.plugins.module_utils import (
+    _image_store as image_store,
+)
+from ansible_collections.fleetops.docker.plugins.module_utils import (
     _platforms as platforms,
 )
 
@@ -22,8 +25,10 @@ def repo_digests(image, repository):
 
 
 def image_view(image):
-    """The facts kept for a local image (GET /images/{name}/json)."""
+    """The facts kept for a local image (GET /images/{name}/json); `platform` is the one the host would run,
+    `platforms` every one present (several only in the containerd image store)."""
     platform = platforms.from_image(image)
+    store, present = image_store.local_platforms(image)
     return {
         "id": image.get("Id"),
         "repo_tags": image.get("RepoTags") or [],
@@ -32,6 +37,8 @@ def image_view(image):
         "architecture": image.get("Architecture") or "",
         "variant": image.get("Variant") or "",
         "platform": str(platform),
+        "platforms": [str(p) for p in present],
+        "image_store": store,
         "size": image.get("Size"),
         "created": image.get("Created"),
     }

@@ -1,9 +1,16 @@
 """A fake Docker Engine API for unit tests: a real HTTP/1.1 server on a UNIX socket, in a thread.
 
-Answers use the formats recorded from a real dockerd 20.10.24 (fixtures/docker_api_dockerd_20.10.json):
-/version, /images/{name}/json, /images/json, /distribution/{name}/json, the /images/create progress
-stream and {"message": ...} error bodies. Error texts are the recorded ones with names substituted;
-the few that could not be recorded here are marked SYNTHETIC where they are defined.
+It serves the shapes of three real engines (SHAPES), each recorded into fixtures/ (REAL): dockerd 20.10.24
+(API 1.41), and dockerd 26.1.5 (API 1.45: no VirtualSize, Container or ContainerConfig) with the classic store
+or with the containerd image store. Answers use the recorded formats: /version, /images/{name}/json,
+/images/json, /distribution/{name}/json, the /images/create progress stream and {"message": ...} error bodies.
+Error texts are the recorded ones with names substituted; the few that could not be recorded here are marked
+SYNTHETIC where they are defined.
+
+With the containerd image store an image's ID is the digest of the registry's index (or manifest), one name
+keeps every platform pulled, and inspect shows the one the host would run. The fake then also keeps the host's
+containerd content store on disk (`content_root`, laid out like /var/lib/containerd, documents shaped like the
+recorded ones), which is where the modules read the platforms present; start() points the modules at it.
 """
 from __future__ import annotations
 
@@ -20,17 +27,35 @@ import threading
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlsplit
 
-FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "docker_api_dockerd_20.10.json")
-with open(FIXTURE) as _handle:
-    CAPTURES = json.load(_handle)
+from ansible_collections.fleetops.docker.plugins.module_utils import _image_store
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
+# shape -> (fixture recorded from that engine, its API version, its image store)
+SHAPES = {
+    "20.10": ("docker_api_dockerd_20.10.json", "1.41", "classic"),
+    "26.1": ("docker_api_dockerd_26.1_overlay2.json", "1.45", "classic"),
+    "26.1-containerd": ("docker_api_dockerd_26.1_containerd.json", "1.45", "containerd"),
+}
+
+ENGINE_SHAPES = tuple(SHAPES)
 
 
-def captured(name):
-    return json.loads(CAPTURES[name]["body"])
+def load_captures(shape):
+    with open(os.path.join(FIXTURES, SHAPES[shape][0])) as handle:
+        return json.load(handle)
+
+
+CAPTURES = load_captures("20.10")
+CAPTURES_BY_SHAPE = {shape: load_captures(shape) for shape in SHAPES}
+
+
+def captured(name, shape="20.10"):
+    return json.loads(CAPTURES_BY_SHAPE[shape][name]["body"])
 
 
 # Recorded message formats (see the fixture); {placeholders} are filled per request.
 MSG_NO_SUCH_IMAGE = "no such image: {name}: No such image: {name}"
+MSG_NO_SUCH_IMAGE_26 = "No such image: {name}"
 MSG_PULL_MANIFEST_UNKNOWN = "manifest for {name}:{tag} not found: manifest unknown: manifest unknown"
 MSG_DIST_MANIFEST_UNKNOWN = "manifest unknown: manifest unknown"
 MSG_NO_CREDENTIALS = 'Head "https://{host}/v2/{path}/manifests/{tag}": no basic auth credentials'
@@ -39,6 +64,11 @@ MSG_CONNECTION_REFUSED = 'Get "https://{host}/v2/": dial tcp 127.0.0.1:443: conn
 MSG_NO_SUCH_HOST = 'Get "https://{host}/v2/": dial tcp: lookup {host} on 10.255.255.53:53: no such host'
 MSG_NO_MATCHING_MANIFEST = "no matching manifest for {platform} in the manifest list entries"
 MSG_TOO_NEW = "client version {asked} is too new. Maximum supported API version is {max}"
+# The containerd image store's wording (recorded from dockerd 26.1.5).
+MSG_C8D_NOT_FOUND = 'failed to resolve reference "{ref}": {ref}: not found'
+MSG_C8D_NO_PLATFORM = "no match for platform in manifest: not found"
+MSG_C8D_NO_CREDENTIALS = ('failed to resolve reference "{ref}": pull access denied, repository does not exist or may '
+                          "require authorization: authorization failed: no basic auth credentials")
 # SYNTHETIC: Docker Hub's wording for a missing or private repository (not reachable from here).
 MSG_HUB_DENIED = ("pull access denied for {familiar}, repository does not exist or may require 'docker login': "
                   "denied: requested access to the resource is denied")
@@ -49,9 +79,13 @@ MSG_PLATFORM_MISMATCH = ("image with reference {ref} was found but does not matc
 VERSION_TEMPLATE = captured("version")
 INSPECT_TEMPLATE = captured("inspect_pinned")
 LIST_TEMPLATE = captured("images_list")[0]
+MEDIA_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+MEDIA_CONFIG = "application/vnd.docker.container.image.v1+json"
+MEDIA_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 MEDIA_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 MEDIA_INDEX = "application/vnd.docker.distribution.manifest.list.v2+json"
 HUB = "docker.io"
+DEFAULT_CONTENT_ROOTS = _image_store.CONTENT_ROOTS
 
 
 def sha256(text):
@@ -139,8 +173,15 @@ class FakeRegistry:
 
 
 class FakeEngine:
-    def __init__(self, api_version="1.41"):
-        self.api_version = api_version
+    def __init__(self, api_version=None, shape="20.10"):
+        self.shape = shape
+        self.captures = CAPTURES_BY_SHAPE[shape]
+        self.api_version = api_version or SHAPES[shape][1]
+        self.containerd = SHAPES[shape][2] == "containerd"
+        self.version_template = captured("version", shape)
+        self.inspect_template = captured("inspect_pinned", shape)
+        self.list_template = captured("images_list", shape)[0]
+        self.present = {}          # containerd store: image id -> [platform dicts present]
         self.host_platform = "linux/amd64"
         self.registries = {}
         self.images = {}           # id -> inspect dict
@@ -151,6 +192,7 @@ class FakeEngine:
         self.lock = threading.Lock()
         self.socket_dir = tempfile.mkdtemp(prefix="fakeengine-", dir="/tmp")
         self.socket_path = os.path.join(self.socket_dir, "docker.sock")
+        self.content_root = os.path.join(self.socket_dir, "containerd")
         self.server = None
 
     # --- test setup -------------------------------------------------------------------
@@ -173,6 +215,11 @@ class FakeEngine:
     def add_local_image(self, ref, platform="linux/amd64", digest=None, image_id=None):
         """Put an image in the local store as if pulled earlier."""
         domain, path, tag, _digest = parse_ref(ref)
+        if self.containerd:
+            image_id = image_id or digest or sha256(f"local:{ref}")
+            manifest = {"digest": image_id, "platforms": [platform_dict(platform)], "index": False, "revision": "1"}
+            self._store_containerd(domain, path, tag or "latest", manifest, platform_dict(platform))
+            return image_id
         image_id = image_id or sha256(f"local:{ref}:{platform}")
         self._store(image_id, domain, path, tag or "latest", digest, platform_dict(platform))
         return image_id
@@ -198,12 +245,14 @@ class FakeEngine:
 
         self.server = Server(self.socket_path, Handler)
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        _image_store.CONTENT_ROOTS = (self.content_root,)  # this host's containerd, not the test machine's
         return self
 
     def stop(self):
         if self.server:
             self.server.shutdown()
             self.server.server_close()
+        _image_store.CONTENT_ROOTS = DEFAULT_CONTENT_ROOTS
         shutil.rmtree(self.socket_dir, ignore_errors=True)
 
     # --- HTTP plumbing ------------------------------------------------------------------
@@ -263,7 +312,7 @@ class FakeEngine:
 
     # --- endpoints ----------------------------------------------------------------------
     def version(self, h, query):
-        body = copy.deepcopy(VERSION_TEMPLATE)
+        body = copy.deepcopy(self.version_template)
         body["ApiVersion"] = self.api_version
         body["Components"][0]["Details"]["ApiVersion"] = self.api_version
         return self.send_json(h, 200, body)
@@ -271,22 +320,24 @@ class FakeEngine:
     def list_images(self, h, query):
         result = []
         for image in self.images.values():
-            entry = copy.deepcopy(LIST_TEMPLATE)
+            entry = copy.deepcopy(self.list_template)
             entry.update(Id=image["Id"], RepoTags=image["RepoTags"], RepoDigests=image["RepoDigests"],
-                         Size=image["Size"], VirtualSize=image["Size"])
+                         Size=image["Size"])
+            if "VirtualSize" in self.list_template:  # removed in API 1.44
+                entry["VirtualSize"] = image["Size"]
             result.append(entry)
         return self.send_json(h, 200, result)
 
     def inspect(self, h, query, name):
         image = self._resolve(name)
         if image is None:
-            return self.send_json(h, 404, {"message": MSG_NO_SUCH_IMAGE.format(name=name)})
+            return self.send_json(h, 404, {"message": self.no_such_image(name)})
         return self.send_json(h, 200, image)
 
     def tag(self, h, query, name):
         image = self._resolve(name)
         if image is None:
-            return self.send_json(h, 404, {"message": MSG_NO_SUCH_IMAGE.format(name=name)})
+            return self.send_json(h, 404, {"message": self.no_such_image(name)})
         domain, path = split_name(query["repo"])
         with self.lock:
             self._move_tag(image["Id"], domain, path, query.get("tag") or "latest")
@@ -324,6 +375,8 @@ class FakeEngine:
         head = {"status": "Pulling from " + path, "id": tag or f"{name}@{digest}"}
         wanted = platform_dict(query["platform"]) if query.get("platform") else platform_dict(self.host_platform)
         chosen = [p for p in manifest["platforms"] if platform_fits(wanted, p)]
+        if self.containerd:
+            return self._pull_containerd(h, domain, path, tag, digest, manifest, chosen, head)
         if manifest["index"] and not chosen:
             text = MSG_NO_MATCHING_MANIFEST.format(platform=platform_text(wanted))
             return self.send_stream(h, [head, {"errorDetail": {"message": text}, "error": text}])
@@ -362,7 +415,88 @@ class FakeEngine:
                                   else "Status: Downloaded newer image for ") + shown})
         return self.send_stream(h, events, split_first=True)
 
+    def _pull_containerd(self, h, domain, path, tag, digest, manifest, chosen, head):
+        """The containerd image store: the name keeps the index; the pulled platform joins those present."""
+        if manifest["index"] and not chosen:
+            return self.send_json(h, 404, {"message": MSG_C8D_NO_PLATFORM})
+        chosen = chosen or manifest["platforms"]  # a single manifest is pulled whatever the platform
+        layer = sha256(manifest["digest"] + platform_text(chosen[0]))[7:19]
+        with self.lock:
+            queued = self.fail_in_stream.get(familiar(domain, path)) or []
+            stream_failure = queued.pop(0) if queued else None
+        if stream_failure:
+            return self.send_stream(h, [head, {"status": "Pulling fs layer", "progressDetail": {}, "id": layer},
+                                        {"errorDetail": {"message": stream_failure}, "error": stream_failure}])
+        with self.lock:
+            previous = self._resolve(f"{domain}/{path}:{tag}") if tag else None
+            self._store_containerd(domain, path, tag, manifest, chosen[0])
+        name = familiar(domain, path)
+        events = [head, {"status": "Pulling fs layer", "progressDetail": {}, "id": layer},
+                  {"status": "Download complete", "progressDetail": {"hidecounts": True}, "id": layer},
+                  {"status": "Digest: " + manifest["digest"]}]
+        # The status line compares only the index digest (recorded: adding a platform is "up to date").
+        up_to_date = previous is not None and previous["Id"] == manifest["digest"]
+        events.append({"status": ("Status: Image is up to date for " if up_to_date
+                                  else "Status: Downloaded newer image for ") + (f"{name}:{tag}" if tag else
+                                                                                  f"{name}@{digest}")})
+        return self.send_stream(h, events, split_first=True)
+
+    def no_such_image(self, name):
+        return (MSG_NO_SUCH_IMAGE if self.shape == "20.10" else MSG_NO_SUCH_IMAGE_26).format(name=name)
+
     # --- internals ----------------------------------------------------------------------
+    def _store_containerd(self, domain, path, tag, manifest, platform):
+        image_id = manifest["digest"]
+        image = self.images.get(image_id)
+        if image is None:
+            image = copy.deepcopy(self.inspect_template)
+            image.update(Id=image_id, RepoTags=[], RepoDigests=[], Size=10)
+            self.images[image_id] = image
+        present = self.present.setdefault(image_id, [])
+        if platform not in present:
+            present.append(platform)
+        host = platform_dict(self.host_platform)
+        shown = next((p for p in present if platform_fits(host, p)), present[0])  # what the host would run
+        image.update(Os=shown["os"], Architecture=shown["architecture"])
+        image.pop("Variant", None)
+        if shown.get("variant"):
+            image["Variant"] = shown["variant"]
+        entry = f"{familiar(domain, path)}@{image_id}"
+        if entry not in image["RepoDigests"]:
+            image["RepoDigests"].append(entry)
+        if tag:
+            self._move_tag(image_id, domain, path, tag)
+        self._write_content(manifest, present)
+
+    def _write_content(self, manifest, present):
+        """containerd's content store as on a host: the index, and manifest, config and layer of each platform
+        present (the documents are shaped like the recorded ones; SYNTHETIC digests)."""
+        blobs = os.path.join(self.content_root, "io.containerd.content.v1.content", "blobs", "sha256")
+        os.makedirs(blobs, exist_ok=True)
+
+        def write(digest, data):
+            with open(os.path.join(blobs, digest.split(":", 1)[1]), "w") as handle:
+                handle.write(data)
+
+        descriptors = []
+        for platform in manifest["platforms"]:
+            key = "{}:{}".format(manifest["digest"], platform_text(platform))
+            config, layer = sha256("config:" + key), sha256("layer:" + key)
+            document = {"schemaVersion": 2, "mediaType": MEDIA_MANIFEST,
+                        "config": {"mediaType": MEDIA_CONFIG, "size": 2, "digest": config},
+                        "layers": [{"mediaType": MEDIA_LAYER, "size": 1, "digest": layer}]}
+            descriptors.append({"mediaType": MEDIA_MANIFEST, "size": 1, "digest": sha256("manifest:" + key),
+                                "platform": platform})
+            if platform in present:
+                write(descriptors[-1]["digest"], json.dumps(document))
+                write(config, json.dumps(dict(platform, rootfs={"type": "layers", "diff_ids": []})))
+                write(layer, "layer")
+        if manifest["index"]:
+            write(manifest["digest"], json.dumps({"schemaVersion": 2, "mediaType": MEDIA_INDEX,
+                                                  "manifests": descriptors}))
+        else:
+            write(manifest["digest"], open(os.path.join(blobs, descriptors[0]["digest"].split(":", 1)[1])).read())
+
     def _registry_lookup(self, h, domain, path, tag, digest, for_pull):
         """(manifest, None) or (None, (status, daemon message)) like dockerd answers."""
         registry = self.registries.get(domain)
@@ -372,6 +506,9 @@ class FakeEngine:
             return None, (500, MSG_CONNECTION_REFUSED.format(host=domain))
         if registry.credentials:
             header = h.headers.get("X-Registry-Auth")
+            if not header and for_pull and self.containerd:
+                ref = "{}/{}{}".format(domain, path, "@" + digest if digest else ":" + tag)
+                return None, (500, MSG_C8D_NO_CREDENTIALS.format(ref=ref))
             if not header:
                 return None, (500, MSG_NO_CREDENTIALS.format(host=domain, path=path, tag=digest or tag))
             sent = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
@@ -381,6 +518,9 @@ class FakeEngine:
         if manifest is None:
             if domain == HUB and path not in registry.repos:
                 return None, (404, MSG_HUB_DENIED.format(familiar=familiar(domain, path)))
+            if for_pull and self.containerd:
+                ref = "{}/{}{}".format(domain, path, "@" + digest if digest else ":" + tag)
+                return None, (404, MSG_C8D_NOT_FOUND.format(ref=ref))
             if for_pull:
                 return None, (404, MSG_PULL_MANIFEST_UNKNOWN.format(name=familiar(domain, path), tag=digest or tag))
             return None, (404, MSG_DIST_MANIFEST_UNKNOWN)
@@ -389,9 +529,11 @@ class FakeEngine:
     def _store(self, image_id, domain, path, tag, digest, platform):
         image = self.images.get(image_id)
         if image is None:
-            image = copy.deepcopy(INSPECT_TEMPLATE)
+            image = copy.deepcopy(self.inspect_template)
             image.update(Id=image_id, RepoTags=[], RepoDigests=[], Os=platform["os"],
-                         Architecture=platform["architecture"], Size=10, VirtualSize=10)
+                         Architecture=platform["architecture"], Size=10)
+            if "VirtualSize" in self.inspect_template:  # removed in API 1.44
+                image["VirtualSize"] = 10
             image.pop("Variant", None)
             if platform.get("variant"):
                 image["Variant"] = platform["variant"]
