@@ -7,6 +7,8 @@ VENV       := .venv
 BIN        := $(CURDIR)/$(VENV)/bin
 COLL       := collections/ansible_collections/fleetops/docker
 FLEET      := $(BIN)/python tests/fleet/fleet.py
+NOXDIR     := $(CURDIR)/build/nox
+NOX        := cd $(COLL) && $(BIN)/nox --envdir $(NOXDIR) -R --nocolor
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
@@ -51,14 +53,21 @@ unit: venv
 sanity: venv
 	tests/quality/sanity.sh
 
-lint: venv
+lint: venv $(NOXDIR)/.toml
 	tests/quality/lint.sh
+	$(NOX) -e extra-checks
 
-docs: venv
-	tests/quality/docs.sh
+docs: venv $(NOXDIR)/.toml
+	$(NOX) -e docs-check
 
-build-check: venv
-	tests/quality/build_check.sh
+build-check: venv $(NOXDIR)/.toml
+	$(NOX) -e build-import-check
+	tests/quality/build_check.sh  # installs the artifact build-import-check built and runs it
+
+# antsibull-nox sessions (the collection's antsibull-nox.toml): their venvs are kept in build/nox and reused
+# without reinstalling (-R) until antsibull-nox.toml or requirements.txt change.
+$(NOXDIR)/.toml: $(COLL)/antsibull-nox.toml $(VENV)/.installed
+	rm -rf $(NOXDIR) && mkdir -p $(NOXDIR) && cp $< $@
 
 changelog: venv
 	tests/quality/changelog.sh
