@@ -436,9 +436,9 @@ class FakeEngine:
                   {"status": "Digest: " + manifest["digest"]}]
         # The status line compares only the index digest (recorded: adding a platform is "up to date").
         up_to_date = previous is not None and previous["Id"] == manifest["digest"]
+        shown = f"{name}:{tag}" if tag else f"{name}@{digest}"
         events.append({"status": ("Status: Image is up to date for " if up_to_date
-                                  else "Status: Downloaded newer image for ") + (f"{name}:{tag}" if tag else
-                                                                                  f"{name}@{digest}")})
+                                  else "Status: Downloaded newer image for ") + shown})
         return self.send_stream(h, events, split_first=True)
 
     def no_such_image(self, name):
