@@ -15,7 +15,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
 export ANSIBLE_ROLES_PATH := $(CURDIR)/roles
 export ANSIBLE_FORCE_COLOR ?= 0
 
-.PHONY: help run test venv unit sanity lint docs build-check changelog harness molecule molecule-amazon bench fleet-up clean
+.PHONY: help run test venv unit sanity lint docs build-check changelog harness faults molecule molecule-amazon bench fleet-up clean
 
 help:
 	@echo "make run    provision the local test fleet and print the image architecture report"
@@ -43,7 +43,7 @@ run: venv
 
 test: venv
 	$(FLEET) engine  # first, so the unit tests that read a real dockerd run rather than skip
-	$(MAKE) unit sanity lint docs build-check changelog harness molecule molecule-amazon
+	$(MAKE) unit sanity lint docs build-check changelog harness molecule molecule-amazon faults
 	@echo "make test: every gate passed"
 
 ## ---------------------------------------------------------------- gates (tests/quality)
@@ -76,6 +76,12 @@ changelog: venv
 harness: venv
 	$(FLEET) prepare
 	$(BIN)/python -m pytest -q tests/harness
+
+# Faults on the local fleet (issue 8): the registry and dockerd killed mid-pull, the playbook killed mid-converge,
+# the apt lock held, secrets at -vvv. Own hosts and registry (prefix flt) from the cached host images.
+faults: venv
+	$(FLEET) registry --kinds bookworm,trixie
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/faults
 
 fleet-up: venv
 	$(FLEET) up
