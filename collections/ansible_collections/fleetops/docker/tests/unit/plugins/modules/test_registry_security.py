@@ -11,6 +11,7 @@ import time
 from types import SimpleNamespace
 
 import pytest
+from ansible.module_utils import basic
 from ansible_collections.fleetops.docker.plugins.module_utils import (
     _image_reference as refs,
 )
@@ -260,3 +261,18 @@ def test_remote_facts_say_when_the_registry_lacks_the_hosts_platform(run_module,
     remote = result["images"]["fleetops/arm64-only:latest"]["remote"]
     assert remote["platforms"] == ["linux/arm64/v8"]
     assert remote["offers_host_platform"] is False
+
+
+def test_the_syslog_line_of_an_image_module_carries_no_credential(run_module, monkeypatch):
+    lines = []
+    monkeypatch.setattr(basic, "has_journal", False)
+    monkeypatch.setattr(basic.syslog, "openlog", lambda *args, **kwargs: None)
+    monkeypatch.setattr(basic.syslog, "syslog", lambda *args: lines.append(args[-1]))
+
+    run_module(image_pull, {"images": ["quay.io/a/b:1"], "docker_host": "unix:///nonexistent/docker.sock",
+                            "registry_mirrors": {"quay.io": "https://mu:S3CRET-mirror@mirror.example.com/q"},
+                            "registry_auth": [{"registry": "quay.io", "username": "u", "password": "S3CRET-pw"},
+                                              {"registry": "ghcr.io", "identity_token": "S3CRET-token"}]})
+
+    assert any(line.startswith("Invoked with") for line in lines)
+    assert not any(secret in line for line in lines for secret in ("S3CRET-mirror", "S3CRET-pw", "S3CRET-token"))
