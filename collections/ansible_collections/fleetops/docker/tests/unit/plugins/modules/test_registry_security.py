@@ -31,6 +31,9 @@ from ansible_collections.fleetops.docker.plugins.modules import (
 from ansible_collections.fleetops.docker.tests.unit.plugins.fake_docker_api import (
     FakeEngine,
 )
+from ansible_collections.fleetops.docker.tests.unit.plugins.module_utils.test_registry_auth import (
+    write_config as config,
+)
 
 SECRET = "S3CRET-value-0f-a-helper"
 
@@ -39,12 +42,6 @@ def script(path, body):
     path.write_text("#!/bin/sh\n" + body)
     path.chmod(path.stat().st_mode | stat.S_IEXEC)
     return path
-
-
-def config(tmp_path, data):
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps(data))
-    return str(path)
 
 
 # ---------------------------------------------------------------- helper names and lookup
