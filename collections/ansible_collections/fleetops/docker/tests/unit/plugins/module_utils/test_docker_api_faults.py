@@ -66,9 +66,12 @@ def test_connection_dropped_mid_json_answer_is_a_clear_daemon_error(partial_serv
     assert "IncompleteRead" in str(raised.value)
 
 
-def test_connection_dropped_mid_stream_is_a_clear_daemon_error(partial_server):
-    client = partial_server(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n'
-                            b'1a\r\n{"status":"Pulling fs la')
+@pytest.mark.parametrize("body", [
+    b'1a\r\n{"status":"Pulling fs la',  # inside a chunk
+    b'1d\r\n{"status":"Pulling fs layer"}\r\n',  # after a whole chunk, before the last (empty) one
+])
+def test_connection_dropped_mid_stream_is_a_clear_daemon_error(partial_server, body):
+    client = partial_server(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n' + body)
 
     with pytest.raises(api.DaemonConnectionError) as raised:
         client.pull_stream("docker.io/library/busybox", "latest")
