@@ -120,7 +120,8 @@ APT_VERSIONLOCK = {
     "entry": "{name}",
     "no_plugin": [],
     "plugin": None,
-    "bypass": {"install": ["--allow-change-held-packages"], "downgrade": ["--allow-change-held-packages"]},
+    "bypass": {"install": ["--allow-change-held-packages"], "downgrade": ["--allow-change-held-packages"],
+               "remove": ["--allow-change-held-packages"]},
 }
 
 # rpm's own transaction lock (an rpm or another package manager is mid-transaction): a lock like the others.
