@@ -11,7 +11,7 @@ options:
     type: str
     default: unix:///var/run/docker.sock
   timeout:
-    description: Seconds to wait for each answer or progress message from the daemon; 1 or more.
+    description: Seconds to wait for each answer or progress message from the daemon; 1 to 86400.
     type: int
     default: 60
   deadline:

@@ -26,6 +26,7 @@ DEFAULT_TIMEOUT = 60
 MAX_API_VERSION = "1.47"
 MIN_API_VERSION = "1.32"  # platform on POST /images/create (1.32), /distribution (1.30)
 DEFAULT_DEADLINE = 3600
+MAX_TIMEOUT = 86400  # a socket timeout must fit the platform's time type; a day is already far too long
 MAX_ANSWER_BYTES = 64 * 1024 * 1024  # one JSON answer (GET /images/json of a very full host is a few MiB)
 MAX_STREAM_ENTRY_BYTES = 1024 * 1024  # one entry of a progress stream (they are well under 1 KiB)
 

@@ -14,6 +14,7 @@ from ansible_collections.fleetops.docker.plugins.module_utils import (
 )
 from ansible_collections.fleetops.docker.plugins.module_utils._docker_api import (
     DOCKER_HOST_ARGUMENT_SPEC,
+    MAX_TIMEOUT,
 )
 from ansible_collections.fleetops.docker.plugins.module_utils._registry_auth import (
     REGISTRY_ARGUMENT_SPEC,
@@ -160,6 +161,7 @@ def image_module(argument_spec, host=None, checks=None, failure="Invalid images 
         mirrors, requests, errors = {}, [], [str(exc)]
     own = list(checks(params)) if checks else []
     own.append((params["timeout"] < 1, f"timeout must be 1 second or more, got {params['timeout']}"))
+    own.append((params["timeout"] > MAX_TIMEOUT, f"timeout must be at most {MAX_TIMEOUT} seconds, got {params['timeout']}"))
     own.append((params["deadline"] < 0, f"deadline must be 0 (no limit) or more seconds, got {params['deadline']}"))
     errors += [message for is_bad, message in own if is_bad]
     if errors:

@@ -273,3 +273,11 @@ def test_the_syslog_line_of_an_image_module_carries_no_credential(run_module, mo
 
     assert any(line.startswith("Invoked with") for line in lines)
     assert not any(secret in line for line in lines for secret in ("S3CRET-mirror", "S3CRET-pw", "S3CRET-token"))
+
+
+@pytest.mark.parametrize("timeout", [86401, 9223372037])
+def test_a_timeout_over_a_day_is_refused(run_module, engine, timeout):
+    result = run_module(image_pull, {"images": ["busybox"], "docker_host": engine.docker_host, "timeout": timeout})
+
+    assert result.rc == 1 and f"timeout must be at most 86400 seconds, got {timeout}" in result["msg"]
+    assert engine.requests == []
