@@ -5,8 +5,8 @@ DOCUMENTATION = r"""
 module: engine
 short_description: Install, pin or remove the Docker engine package stack
 description:
-  - Installs, pins, upgrades or removes the Docker stack (docker, containerd, runc, libcgroup, pigz) with the
-    host's own package manager - C(yum) plus C(amazon-linux-extras) on Amazon Linux 2, C(dnf) on Amazon Linux 2023
+  - Installs, pins, upgrades or removes the Docker stack (the engine and the packages it runs on, see O(packages))
+    with the host's own package manager - C(yum) plus C(amazon-linux-extras) on Amazon Linux 2, C(dnf) on Amazon Linux 2023
     and the RHEL family, C(apt-get) on Debian and Ubuntu.
   - Installed state is read with C(rpm -q --queryformat) or C(dpkg-query -W -f); available versions with
     C(yum --showduplicates list available), C(dnf repoquery --qf) or C(apt-cache madison).
@@ -42,13 +42,20 @@ options:
     default: present
   packages:
     description:
-      - Packages to manage. The logical names V(docker), V(containerd), V(runc), V(libcgroup) and V(pigz) are
-        translated to the OS's package names (Debian/Ubuntu V(docker.io) and V(cgroup-tools); RHEL family
-        V(docker-ce) and V(containerd.io) from the Docker CE repository, runc and libcgroup are not separate
-        packages there; Fedora V(moby-engine)). Other names pass through unchanged.
+      - Packages to manage. Omitted, the whole Docker stack this module knows; RV(packages) reports each package
+        under its name on the host.
+      - The stack's logical names are translated to the OS's package names (for example V(docker) is V(docker.io)
+        on Debian/Ubuntu and V(docker-ce) from the Docker CE repository on the RHEL family, where runc and
+        libcgroup are not separate packages). Other names pass through unchanged.
     type: list
     elements: str
-    default: [docker, containerd, runc, libcgroup, pigz]
+  extra_packages:
+    description:
+      - Packages installed, pinned, locked and removed together with O(packages), in the same transaction (for
+        example V(amazon-ecr-credential-helper)).
+    type: list
+    elements: str
+    default: []
   versions:
     description:
       - Version pins, package name (logical or real) to version. A pin is either the full
@@ -501,7 +508,8 @@ def main(system=SYSTEM):
     module = AnsibleModule(
         argument_spec={
             "state": {"type": "str", "default": "present", "choices": ["present", "absent", "latest"]},
-            "packages": {"type": "list", "elements": "str", "default": list(STACK)},
+            "packages": {"type": "list", "elements": "str"},
+            "extra_packages": {"type": "list", "elements": "str", "default": []},
             "versions": {"type": "dict", "default": {}},
             "extras_topic": {"type": "str", "default": "docker"},
             "lock_timeout": {"type": "int", "default": 300},
@@ -513,8 +521,11 @@ def main(system=SYSTEM):
         supports_check_mode=True,
     )
     params = module.params
-    if not params["packages"] or not all(params["packages"]):
+    if params["packages"] is None:
+        params["packages"] = list(STACK)
+    if not params["packages"] or not all(params["packages"]) or not all(params["extra_packages"]):
         module.fail_json(msg="packages must be a non-empty list of package names")
+    params["packages"] = params["packages"] + [name for name in params["extra_packages"] if name not in params["packages"]]
     bad = [name for name in list(params["packages"]) + list(params["versions"]) if not PACKAGE_NAME.match(str(name))]
     bad += [f"{name}={value}" for name, value in params["versions"].items()
             if isinstance(value, str) and value and not VERSION_TEXT.match(value)]
