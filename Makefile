@@ -77,7 +77,7 @@ harness: venv
 	$(FLEET) prepare
 	$(BIN)/python -m pytest -q tests/harness
 
-# Faults on the local fleet (issue 8): the registry and dockerd killed mid-pull, the playbook killed mid-converge,
+# Faults on the local fleet: the registry and dockerd killed mid-pull, the playbook killed mid-converge,
 # the apt lock held, secrets at -vvv. Own hosts and registry (prefix flt) from the cached host images.
 faults: venv
 	$(FLEET) registry --kinds bookworm,trixie
