@@ -15,7 +15,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
 export ANSIBLE_ROLES_PATH := $(CURDIR)/roles
 export ANSIBLE_FORCE_COLOR ?= 0
 
-.PHONY: help run test venv unit sanity lint docs build-check changelog harness faults molecule molecule-amazon bench fleet-up clean
+.PHONY: help run test venv unit sanity lint docs build-check changelog harness faults molecule molecule-amazon rpm-faults bench fleet-up clean
 
 help:
 	@echo "make run    provision the local test fleet and print the image architecture report"
@@ -43,7 +43,7 @@ run: venv
 
 test: venv
 	$(FLEET) engine  # first, so the unit tests that read a real dockerd run rather than skip
-	$(MAKE) unit sanity lint docs build-check changelog harness molecule molecule-amazon faults
+	$(MAKE) unit sanity lint docs build-check changelog harness molecule molecule-amazon rpm-faults faults
 	@echo "make test: every gate passed"
 
 ## ---------------------------------------------------------------- gates (tests/quality)
@@ -89,6 +89,12 @@ fleet-up: venv
 molecule: venv
 	$(FLEET) prepare
 	cd $(CURDIR) && $(BIN)/molecule test -s default
+
+# Real faults on real dnf 4.14 (the AL2023 stand-in: locks, rpm's lock, repository down, missing pin, Errno 2) and
+# apt-mark hold on a Debian host; the stand-in image and the RPM repository come from the fleet's caches.
+rpm-faults: venv
+	$(FLEET) engine
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/rpm
 
 molecule-amazon: venv
 	tests/molecule_amazon.sh
