@@ -104,7 +104,7 @@ REPOSITORY_INFO = [
     ("xn--n3h.com:18080/foo", ("xn--n3h.com:18080/foo", "xn--n3h.com:18080/foo", "xn--n3h.com:18080", "foo")),
 ]
 
-# What `docker pull X` resolves to (ParseNormalizedNamed + TagNameOnly), incl. the seed's images
+# What `docker pull X` resolves to (ParseNormalizedNamed + TagNameOnly), incl. the images the fleet requires
 PULL_NORMALIZED = [
     ("busybox", "docker.io/library/busybox:latest", "busybox:latest"),
     ("alpine", "docker.io/library/alpine:latest", "alpine:latest"),

@@ -19,7 +19,7 @@ def test_parse_yum_list_joins_wrapped_rows_and_ignores_plugin_lines():
 
 
 def test_parse_yum_list_installed_keeps_the_at_repo():
-    repos = {r["name"]: r["repo"] for r in b.parse_yum_list(out.YUM_LIST_INSTALLED_SEED)}
+    repos = {r["name"]: r["repo"] for r in b.parse_yum_list(out.YUM_LIST_INSTALLED_AL2_STACK)}
     assert repos == {"containerd": "@amzn2extra-docker", "docker": "@amzn2extra-docker", "libcgroup": "@amzn2-core",
                      "pigz": "@amzn2-core", "runc": "@amzn2extra-docker"}
 
@@ -90,7 +90,7 @@ def test_backend_orders_the_real_showduplicates_versions_oldest_first():
 
 def test_parse_rpm_skips_not_installed_lines():
     assert b.parse_rpm(out.RPM_NONE_INSTALLED) == []
-    rows = b.parse_rpm(out.RPM_SEED_INSTALLED)
+    rows = b.parse_rpm(out.RPM_AL2_STACK_INSTALLED)
     assert rows[0] == {"name": "docker", "epoch": "0", "version": "20.10.25", "release": "1.amzn2.0.4",
                        "arch": "x86_64", "repo": None, "size_bytes": 178257920}
 

@@ -44,7 +44,7 @@ YUM_INSTALLED = COMMANDS["YUM_INSTALLED"]
 APT_GET = COMMANDS["APT_GET"]
 EXTRAS_LIST = ["amazon-linux-extras", "list"]
 
-SEED_VERSIONS = {"docker": "20.10.25-1.amzn2.0.4", "containerd": "1.7.11-1.amzn2.0.1", "runc": "1.1.11-1.amzn2"}
+AL2_STACK_PINS = {"docker": "20.10.25-1.amzn2.0.4", "containerd": "1.7.11-1.amzn2.0.1", "runc": "1.1.11-1.amzn2"}
 
 
 def transaction_rows(text):
@@ -57,8 +57,8 @@ def transaction_rows(text):
     return rows
 
 
-# The seed's real "Removing:" table: name, arch, version-release, repository, size.
-SEED_REMOVAL_TABLE = transaction_rows(out.YUM_REMOVE_TABLE_SEED)
+# The real AL2 "Removing:" table: name, arch, version-release, repository, size.
+AL2_REMOVAL_TABLE = transaction_rows(out.YUM_REMOVE_TABLE_AL2)
 
 
 def call(argv, rc=0, stdout="", stderr="", effect=None):
@@ -153,8 +153,8 @@ def table(result):
 def al2_settled_calls():
     return [
         call(EXTRAS_LIST, stdout=out.EXTRAS_LIST_DOCKER_ENABLED),
-        call(RPM_Q + AL2_NAMES, stdout=out.RPM_SEED_INSTALLED),
-        call(YUM_INSTALLED + AL2_SORTED, stdout=out.YUM_LIST_INSTALLED_SEED),
+        call(RPM_Q + AL2_NAMES, stdout=out.RPM_AL2_STACK_INSTALLED),
+        call(YUM_INSTALLED + AL2_SORTED, stdout=out.YUM_LIST_INSTALLED_AL2_STACK),
     ]
 
 
@@ -222,23 +222,23 @@ def test_engine_case(env, run_module, path):
 
 # ---------------------------------------------------------------- Amazon Linux 2 (yum + amazon-linux-extras)
 
-def test_seed_removal_table_is_read_from_the_real_transcript():
-    assert [row[0] for row in SEED_REMOVAL_TABLE] == ["containerd", "docker", "libcgroup", "pigz", "runc"]
-    assert SEED_REMOVAL_TABLE[1] == ("docker", "x86_64", "20.10.25-1.amzn2.0.4", "@amzn2extra-docker", "170 M")
+def test_al2_removal_table_is_read_from_the_real_transcript():
+    assert [row[0] for row in AL2_REMOVAL_TABLE] == ["containerd", "docker", "libcgroup", "pigz", "runc"]
+    assert AL2_REMOVAL_TABLE[1] == ("docker", "x86_64", "20.10.25-1.amzn2.0.4", "@amzn2extra-docker", "170 M")
 
 
-def test_al2_absent_removes_the_stack_and_reports_the_seed_removal_table(env, run_module):
+def test_al2_absent_removes_the_stack_and_reports_the_al2_removal_table(env, run_module):
     os.makedirs(env.data_dirs[0])
     runner = env.expect(
-        call(RPM_Q + AL2_NAMES, stdout=out.RPM_SEED_INSTALLED),
-        call(YUM_INSTALLED + AL2_SORTED, stdout=out.YUM_LIST_INSTALLED_SEED),
+        call(RPM_Q + AL2_NAMES, stdout=out.RPM_AL2_STACK_INSTALLED),
+        call(YUM_INSTALLED + AL2_SORTED, stdout=out.YUM_LIST_INSTALLED_AL2_STACK),
         call(YUM + ["-y", "remove", "--"] + AL2_NAMES, stdout=out.YUM_COMPLETE),
         call(RPM_Q + AL2_NAMES, rc=5, stdout=out.RPM_NONE_INSTALLED),
     )
     result = run_module(engine, {"state": "absent"})
     runner.assert_done()
     assert result["changed"] is True
-    assert sorted(table(result)) == SEED_REMOVAL_TABLE
+    assert sorted(table(result)) == AL2_REMOVAL_TABLE
     assert {p["action"] for p in result["packages"]} == {"remove"}
     assert result["purged_paths"] == []
     assert os.path.isdir(env.data_dirs[0]), "images must be kept without purge_data"
@@ -261,7 +261,7 @@ def test_yum_pid_lock_held_then_released_waits_and_succeeds(env, run_module):
     lock.write_text(f"{os.getppid()}\n")
     env.clock.on_sleep = lambda count: count == 2 and lock.unlink()
     runner = env.expect(*al2_settled_calls())
-    result = run_module(engine, {"versions": SEED_VERSIONS})
+    result = run_module(engine, {"versions": AL2_STACK_PINS})
     runner.assert_done()
     assert result.rc == 0 and result["changed"] is False
     assert env.clock.sleeps == [2, 2]
@@ -280,7 +280,7 @@ def test_yum_pid_lock_held_past_timeout_fails_before_running_anything(env, run_m
 def test_stale_yum_pid_file_is_ignored(env, run_module):
     (env.tmp / "yum.pid").write_text("999999999\n")
     runner = env.expect(*al2_settled_calls())
-    assert run_module(engine, {"versions": SEED_VERSIONS}).rc == 0
+    assert run_module(engine, {"versions": AL2_STACK_PINS}).rc == 0
     runner.assert_done()
     assert env.clock.sleeps == []
 
@@ -358,8 +358,8 @@ def test_purge_data_that_cannot_be_deleted_fails_clearly_after_the_removal(env, 
 
     monkeypatch.setattr(data_purge.os, "rmdir", busy)
     runner = env.expect(
-        call(RPM_Q + AL2_NAMES, stdout=out.RPM_SEED_INSTALLED),
-        call(YUM_INSTALLED + AL2_SORTED, stdout=out.YUM_LIST_INSTALLED_SEED),
+        call(RPM_Q + AL2_NAMES, stdout=out.RPM_AL2_STACK_INSTALLED),
+        call(YUM_INSTALLED + AL2_SORTED, stdout=out.YUM_LIST_INSTALLED_AL2_STACK),
         call(YUM + ["-y", "remove", "--"] + AL2_NAMES, stdout=out.YUM_COMPLETE),
         call(RPM_Q + AL2_NAMES, rc=5, stdout=out.RPM_NONE_INSTALLED),
     )
