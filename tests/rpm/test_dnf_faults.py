@@ -135,3 +135,47 @@ def test_apt_mark_hold_on_a_real_debian_host(bookworm):
     assert removed["changed"] and removed["versionlock"]["removed"] == ["pigz"]
     assert sh(bookworm, "apt-mark showhold").stdout.split() == []
     assert sh(bookworm, "dpkg-query -W -f '${db:Status-Abbrev}' pigz", check=False).stdout.strip() in ("", "rc", "un")
+
+
+AL2_REPOS = """\
+[amzn2-core]
+name=Amazon Linux 2 core repository (fleetops stand-in)
+baseurl=http://{server}/amzn2-core/
+gpgcheck=0
+[amzn2extra-docker]
+name=Amazon Extras repo for docker (fleetops stand-in)
+baseurl=http://{server}/amzn2extra-docker/
+gpgcheck=0
+"""
+# The seed's "Removing:" table (/work/shared/seeds): name, arch, version-release, repository (sizes differ: the
+# stand-in RPMs carry Debian's binaries).
+SEED_ROWS = [
+    ("containerd", "x86_64", "1.7.11-1.amzn2.0.1", "@amzn2extra-docker"),
+    ("docker", "x86_64", "20.10.25-1.amzn2.0.4", "@amzn2extra-docker"),
+    ("libcgroup", "x86_64", "0.41-21.amzn2", "@amzn2-core"),
+    ("pigz", "x86_64", "2.3.4-1.amzn2.0.1", "@amzn2-core"),
+    ("runc", "x86_64", "1.1.11-1.amzn2", "@amzn2extra-docker"),
+]
+
+
+def test_the_seeds_al2_set_installs_and_removes_through_real_dnf_like_the_seed(clean):
+    """dnf install docker-20.10.25-1.amzn2.0.4 from Amazon's AL2 repository ids resolves the seed's four
+    dependencies; dnf remove docker then lists the seed's rows (docker, and its dependencies as unused)."""
+    from conftest import REPO_ALIAS
+
+    sh(clean, f"cat > /etc/yum.repos.d/amzn2.repo <<'REPO'\n{AL2_REPOS.format(server=REPO_ALIAS)}REPO")
+    try:
+        only_al2 = "--disablerepo=amazonlinux"
+        installed = sh(clean, f"dnf -y {only_al2} install docker-20.10.25-1.amzn2.0.4 && rpm -qa | sort").stdout
+        assert [line for line in installed.splitlines() if line.endswith(".x86_64")] == [
+            "containerd-1.7.11-1.amzn2.0.1.x86_64", "docker-20.10.25-1.amzn2.0.4.x86_64",
+            "libcgroup-0.41-21.amzn2.x86_64", "pigz-2.3.4-1.amzn2.0.1.x86_64", "runc-1.1.11-1.amzn2.x86_64"]
+        removed = sh(clean, f"dnf -y {only_al2} remove docker").stdout
+        rows = [tuple(line.split()[:4]) for line in removed.splitlines()
+                if line.startswith(" ") and len(line.split()) == 6 and line.split()[3].startswith("@")]
+        assert sorted(rows) == SEED_ROWS
+        assert "Removing unused dependencies:" in removed
+        assert removed.index(" docker ") < removed.index("Removing unused dependencies:")
+        assert sh(clean, "rpm -qa").stdout.strip() == ""
+    finally:
+        sh(clean, "rm -f /etc/yum.repos.d/amzn2.repo")
