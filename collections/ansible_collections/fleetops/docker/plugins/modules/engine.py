@@ -282,10 +282,11 @@ from ansible_collections.fleetops.docker.plugins.module_utils._package_versions 
 ENVIRONMENT = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C", "DEBIAN_FRONTEND": "noninteractive"}
 
 # What the module reads, deletes and waits on besides the package manager (lock_files: {backend: [pid files]},
-# None for the backends' own). main() takes another System in tests.
-System = namedtuple("System", "os_release data_dirs lock_files clock sleep")
+# None for the backends' own; proc_root: where purge_data reads mounts and processes). main() takes another System
+# in tests.
+System = namedtuple("System", "os_release data_dirs lock_files clock sleep proc_root")
 SYSTEM = System(os_release=OS_RELEASE, data_dirs=("/var/lib/docker", "/var/lib/containerd"), lock_files=None,
-                clock=time.monotonic, sleep=time.sleep)
+                clock=time.monotonic, sleep=time.sleep, proc_root="/proc")
 CHANGE_ORDER = ("remove", "downgrade", "install")
 
 
@@ -304,9 +305,10 @@ def report(record, action):
 class EngineManager:
     """Plans package actions from installed/available state, then applies them through the backend."""
 
-    def __init__(self, module, backend, platform, data_dirs=SYSTEM.data_dirs):
+    def __init__(self, module, backend, platform, data_dirs=SYSTEM.data_dirs, proc_root=SYSTEM.proc_root):
         self.module = module
         self.data_dirs = list(data_dirs)
+        self.proc_root = proc_root
         self.params = module.params
         self.backend = backend
         self.platform = platform
@@ -469,7 +471,7 @@ class EngineManager:
         names = [real for _requested, real in pairs]
         pins = self.pins(pairs)
         if params["state"] == "absent" and params["purge_data"]:
-            blockers = purge_blockers(self.data_dirs)
+            blockers = purge_blockers(self.data_dirs, self.proc_root)
             if blockers:
                 self.fail("Refusing purge_data, nothing was changed: {}. Stop the containers and unmount what is "
                           "below the data directories, then run again.".format("; ".join(blockers)))
@@ -561,7 +563,7 @@ def main(system=SYSTEM):
     lock_files = system.lock_files[backend_name] if system.lock_files else None
     backend = Backend(backend_name, module.run_command, params["lock_timeout"], system.sleep, system.clock, module.warn,
                       lock_files)
-    manager = EngineManager(module, backend, platform, system.data_dirs)
+    manager = EngineManager(module, backend, platform, system.data_dirs, system.proc_root)
     try:
         manager.run()
     except PackageManagerError as exc:

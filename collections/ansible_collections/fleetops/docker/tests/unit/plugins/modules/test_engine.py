@@ -110,18 +110,17 @@ class Env:
         self.clock = FakeClock()
         self.runner = None
         self.data_dirs = [str(tmp_path / "lib-docker"), str(tmp_path / "lib-containerd")]
-        self.system = engine.System(
-            os_release=str(tmp_path / "os-release"), data_dirs=self.data_dirs,
-            lock_files={name: [str(tmp_path / f"{name}.pid")] for name in BACKENDS},
-            clock=self.clock.clock, sleep=self.clock.sleep)
-        self.os_release(out.OS_RELEASE_AL2)
-        # purge_data reads mounts and processes from /proc: the real mount table, but none of this machine's
+        # purge_data reads mounts and processes from proc_root: the real mount table, but none of this machine's
         # container shims (its own dockerd's containers are not the module's business here).
         proc = tmp_path / "proc"
         proc.mkdir()
         (proc / "self").symlink_to("/proc/self")
-        monkeypatch.setattr(data_purge, "PROC_ROOT", str(proc))
         self.proc = proc
+        self.system = engine.System(
+            os_release=str(tmp_path / "os-release"), data_dirs=self.data_dirs,
+            lock_files={name: [str(tmp_path / f"{name}.pid")] for name in BACKENDS},
+            clock=self.clock.clock, sleep=self.clock.sleep, proc_root=str(proc))
+        self.os_release(out.OS_RELEASE_AL2)
 
     def os_release(self, text):
         Path(self.system.os_release).write_text(text)

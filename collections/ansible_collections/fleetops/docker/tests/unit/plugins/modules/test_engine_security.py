@@ -114,7 +114,7 @@ def test_purge_is_refused_before_any_change_while_a_volume_is_mounted_below(env,
     assert result["purged_paths"] == []
 
 
-def test_purge_is_refused_while_a_container_shim_runs(env, run_module, tmp_path, monkeypatch):  # noqa: F811
+def test_purge_is_refused_while_a_container_shim_runs(env, run_module, tmp_path):  # noqa: F811
     shim = tmp_path / "containerd-shim-runc-v2"
     shutil.copy(shutil.which("sleep"), str(shim))
     process = subprocess.Popen([str(shim), "30"])
@@ -123,7 +123,7 @@ def test_purge_is_refused_while_a_container_shim_runs(env, run_module, tmp_path,
             if open(f"/proc/{process.pid}/comm").read().strip() == "containerd-shim":
                 break
             time.sleep(0.02)
-        monkeypatch.setattr(data_purge, "PROC_ROOT", "/proc")
+        env.system = env.system._replace(proc_root="/proc")
         os.makedirs(os.path.join(env.data_dirs[0], "containers"))
         env.expect()
 
