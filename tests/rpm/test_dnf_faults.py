@@ -147,9 +147,9 @@ name=Amazon Extras repo for docker (fleetops stand-in)
 baseurl=http://{server}/amzn2extra-docker/
 gpgcheck=0
 """
-# The seed's "Removing:" table (/work/shared/seeds): name, arch, version-release, repository (sizes differ: the
-# stand-in RPMs carry Debian's binaries).
-SEED_ROWS = [
+# The AL2 "Removing:" table (a real AL2 host's `yum remove docker`, in the project's notes /work/shared/seeds):
+# name, arch, version-release, repository (sizes differ: the stand-in RPMs carry Debian's binaries).
+AL2_REMOVAL_ROWS = [
     ("containerd", "x86_64", "1.7.11-1.amzn2.0.1", "@amzn2extra-docker"),
     ("docker", "x86_64", "20.10.25-1.amzn2.0.4", "@amzn2extra-docker"),
     ("libcgroup", "x86_64", "0.41-21.amzn2", "@amzn2-core"),
@@ -158,9 +158,9 @@ SEED_ROWS = [
 ]
 
 
-def test_the_seeds_al2_set_installs_and_removes_through_real_dnf_like_the_seed(clean):
-    """dnf install docker-20.10.25-1.amzn2.0.4 from Amazon's AL2 repository ids resolves the seed's four
-    dependencies; dnf remove docker then lists the seed's rows (docker, and its dependencies as unused)."""
+def test_the_al2_removal_tables_stack_installs_and_removes_through_real_dnf(clean):
+    """dnf install docker-20.10.25-1.amzn2.0.4 from Amazon's AL2 repository ids resolves the AL2 removal table's
+    four dependencies; dnf remove docker then lists that table's rows (docker, and its dependencies as unused)."""
     from conftest import REPO_ALIAS
 
     sh(clean, f"cat > /etc/yum.repos.d/amzn2.repo <<'REPO'\n{AL2_REPOS.format(server=REPO_ALIAS)}REPO")
@@ -173,7 +173,7 @@ def test_the_seeds_al2_set_installs_and_removes_through_real_dnf_like_the_seed(c
         removed = sh(clean, f"dnf -y {only_al2} remove docker").stdout
         rows = [tuple(line.split()[:4]) for line in removed.splitlines()
                 if line.startswith(" ") and len(line.split()) == 6 and line.split()[3].startswith("@")]
-        assert sorted(rows) == SEED_ROWS
+        assert sorted(rows) == AL2_REMOVAL_ROWS
         assert "Removing unused dependencies:" in removed
         assert removed.index(" docker ") < removed.index("Removing unused dependencies:")
         assert sh(clean, "rpm -qa").stdout.strip() == ""

@@ -329,7 +329,7 @@ def test_apt_update_lists_lock_is_retried(env, run_module):
     assert result.rc == 0 and result["changed"] is False and env.clock.sleeps == [2]
 
 
-# ---------------------------------------------------------------- review fixes
+# ---------------------------------------------------------------- purge_data on real directories; apt after a lock wait
 
 def test_purge_data_empties_a_mounted_data_volume_and_keeps_the_mount_point(env, run_module, monkeypatch):
     mounted = env.data_dirs[0]
