@@ -11,11 +11,15 @@ One piece of code for `make run`, Molecule (`make molecule` calls `prepare` firs
                                SPEC is "N" (N bookworm hosts) or "bookworm=2,trixie=1" (default: FLEET_HOSTS)
     fleet.py down [--all]      remove the hosts (--all: the registry and network too)
     fleet.py status            what is running
+    fleet.py binfmt [on|off]   the machine-wide qemu-aarch64 handler the emulated arm64 host needs (`up` and
+                               `prepare` register it; while it is, arm64 binaries also run on the amd64 hosts)
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -38,8 +42,12 @@ KINDS = {
                  "prefix": "fleet-host", "group": "debian_bookworm"},
     "trixie": {"builder": "debian", "suite": "trixie", "arch": "amd64", "image": "fleetops/host-trixie",
                "prefix": "fleet-trixie", "group": "debian_trixie"},
+    # Emulated by qemu-user through binfmt_misc (an x86_64 kernel), not Graviton hardware: see README.
+    "arm64": {"builder": "arm64", "recipes": ["debian", "arm64"], "suite": "bookworm", "arch": "arm64",
+              "platform": "linux/arm64", "image": "fleetops/host-arm64", "prefix": "fleet-arm64",
+              "group": "debian_arm64"},
 }
-DEFAULT_HOSTS = "bookworm=2"
+DEFAULT_HOSTS = "bookworm=2,arm64=1"
 HOST_IMAGE = KINDS["bookworm"]["image"]  # also runs the registries (Debian's docker-registry is in it)
 NETWORK = SPEC["network"]
 REGISTRY = "fleetops-registry"
@@ -109,9 +117,10 @@ def apt_install(*packages):
 def recipe_hash(kind):
     spec = KINDS[kind]
     digest = hashlib.sha256(json.dumps([spec, DEBIAN_MIRROR, DEBIAN_SECURITY_MIRROR], sort_keys=True).encode())
-    recipe = HERE / "image" / spec["builder"]
-    for path in sorted(p for p in recipe.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(recipe)).encode() + path.read_bytes())
+    for name in spec.get("recipes", [spec["builder"]]):
+        recipe = HERE / "image" / name
+        for path in sorted(p for p in recipe.rglob("*") if p.is_file()):
+            digest.update(str(path.relative_to(recipe)).encode() + path.read_bytes())
     return digest.hexdigest()[:12]
 
 
@@ -131,9 +140,12 @@ def ensure_images(kinds):
 
 def ensure_image(kind):
     tag = f"{KINDS[kind]['image']}:{recipe_hash(kind)}"
-    if image_exists(tag):
-        log(f"host image {tag} is cached")
-    else:
+    if KINDS[kind]["arch"] == "arm64":  # to build it and to run it
+        binfmt(True)
+    with build_lock(kind):  # one build per kind on this machine; a second `fleet.py` waits, then reuses it
+        if image_exists(tag):
+            log(f"host image {tag} is cached")
+            return tag
         if not shutil.which("debootstrap"):
             apt_install("debootstrap")
         started = time.monotonic()
@@ -142,7 +154,28 @@ def ensure_image(kind):
     return tag
 
 
+@contextlib.contextmanager
+def build_lock(kind):
+    import fcntl
+
+    path = STATE / "locks" / f"build-{kind}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"waiting for another fleet.py that is building the {kind} host image")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def build_debian(kind, tag, rootfs):
+    debootstrap(kind, rootfs)
+    import_rootfs(rootfs, tag, ['CMD ["/sbin/init"]', "ENV container=docker"])
+
+
+def debootstrap(kind, rootfs):
+    """A Debian root filesystem of the kind's suite and architecture, made a test host by debian/setup.sh."""
     spec = KINDS[kind]
     recipe = HERE / "image" / "debian"
     packages = [line.strip() for line in (recipe / "packages.txt").read_text().splitlines()
@@ -150,13 +183,13 @@ def build_debian(kind, tag, rootfs):
     if rootfs.exists():
         shutil.rmtree(rootfs)
     rootfs.parent.mkdir(parents=True, exist_ok=True)
-    log(f"building {tag} with debootstrap {spec['suite']} (about a minute)")
+    log(f"building the {kind} host image: debootstrap {spec['suite']} {spec['arch']}"
+        + (" (about a minute)" if spec["arch"] == "amd64" else " through qemu (about 7 minutes)"))
     sh("debootstrap", "--variant=minbase", f"--arch={spec['arch']}", f"--include={','.join(packages)}",
        spec["suite"], str(rootfs), DEBIAN_MIRROR)
     shutil.copy(recipe / "setup.sh", rootfs / "tmp" / "setup.sh")
     sh("chroot", str(rootfs), "/bin/sh", "/tmp/setup.sh", DEBIAN_MIRROR, DEBIAN_SECURITY_MIRROR, spec["suite"])
     (rootfs / "tmp" / "setup.sh").unlink()
-    import_rootfs(rootfs, tag, ['CMD ["/sbin/init"]', "ENV container=docker"])
 
 
 def import_rootfs(rootfs, tag, changes):
@@ -172,7 +205,105 @@ def import_rootfs(rootfs, tag, changes):
     shutil.rmtree(rootfs)
 
 
-BUILDERS = {"debian": build_debian}
+def build_arm64(kind, tag, rootfs):
+    """The Debian host for arm64 through qemu-user (about 7 minutes), then arm64/setup.sh's emulation fixes."""
+    debootstrap(kind, rootfs)
+    shutil.copy(HERE / "image" / "arm64" / "setup.sh", rootfs / "tmp" / "setup-arm64.sh")
+    sh("mount", "-t", "proc", "proc", str(rootfs / "proc"))
+    try:
+        sh("chroot", str(rootfs), "/bin/sh", "/tmp/setup-arm64.sh")
+    finally:
+        sh("umount", str(rootfs / "proc"), check=False)
+    (rootfs / "tmp" / "setup-arm64.sh").unlink()
+    load_rootfs(rootfs, tag, fixtures.PLATFORMS[KINDS[kind]["arch"]])
+
+
+def load_rootfs(rootfs, tag, platform):
+    """`docker load` a root filesystem as a one-layer image of `platform` (then remove it).
+
+    dockerd 20.10 ignores `docker import --platform` and stamps the image with its own architecture, and
+    `run --platform` then looks for the image on Docker Hub: a `docker load` archive carries the config we write."""
+    import tarfile
+
+    layer = rootfs.parent / f"{rootfs.name}.tar"
+    sh("tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(layer), ".")
+    digest = hashlib.sha256()
+    with open(layer, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    config = json.dumps({
+        **platform, "created": fixtures.CREATED,
+        "config": {"Cmd": ["/sbin/init"], "Env": ["container=docker"], "StopSignal": SPEC["stop_signal"],
+                   "Labels": {"fleetops.recipe": tag.split(":")[1]}},
+        "rootfs": {"type": "layers", "diff_ids": [f"sha256:{digest.hexdigest()}"]},
+        "history": [{"created": fixtures.CREATED, "created_by": "tests/fleet/fleet.py load_rootfs"}],
+    }).encode()
+    config_name = hashlib.sha256(config).hexdigest() + ".json"
+    manifest = json.dumps([{"Config": config_name, "RepoTags": [tag], "Layers": ["rootfs/layer.tar"]}]).encode()
+    loading = subprocess.Popen(["docker", "load", "-q"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    with tarfile.open(fileobj=loading.stdin, mode="w|") as archive:
+        for name, data in ((config_name, config), ("manifest.json", manifest)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+        archive.add(str(layer), "rootfs/layer.tar")
+    loading.stdin.close()  # `docker load -q` says little, so its pipes cannot fill up before this
+    out, err = loading.stdout.read(), loading.stderr.read()
+    if loading.wait():
+        die(f"docker load failed: {err.decode().strip() or out.decode().strip()}")
+    layer.unlink()
+    shutil.rmtree(rootfs)
+
+
+# binfmt_misc handler that runs arm64 binaries through qemu-user-static, machine-wide. Flags OPFC: C so setuid
+# programs (sudo) work, F so it works inside containers, P so argv[0] survives (dockerd's re-exec needs it).
+BINFMT = Path("/proc/sys/fs/binfmt_misc")
+BINFMT_NAME = "fleetops-aarch64"
+QEMU_AARCH64_CONF = Path("/usr/lib/binfmt.d/qemu-aarch64.conf")
+
+
+def binfmt(register):
+    """Register (install qemu-user-static, mount binfmt_misc if needed) or remove our aarch64 handler."""
+    entry = BINFMT / BINFMT_NAME
+    if not register:
+        if entry.exists():
+            entry.write_text("-1")
+            log(f"binfmt: {BINFMT_NAME} removed")
+        return
+    if entry.exists() and entry.read_text().startswith("enabled") and binfmt_flags(entry) == set("OPFC"):
+        return
+    if os.geteuid() != 0:
+        die("the arm64 host needs qemu-aarch64 registered in binfmt_misc with flags OPFC; run the fleet as root once")
+    if not (BINFMT / "register").exists():
+        sh("mount", "-t", "binfmt_misc", "binfmt_misc", str(BINFMT))
+    if not QEMU_AARCH64_CONF.exists():
+        apt_install("qemu-user-static")
+    if entry.exists():
+        entry.write_text("-1")
+    fields = QEMU_AARCH64_CONF.read_text().strip().split(":")
+    fields[1], fields[-1] = BINFMT_NAME, "OPFC"
+    (BINFMT / "register").write_text(":".join(fields))
+    log(f"binfmt: {BINFMT_NAME} registered (arm64 binaries run through qemu-user on this machine)")
+
+
+def binfmt_flags(entry):
+    return {flag for line in entry.read_text().splitlines() if line.startswith("flags:") for flag in line[6:].strip()}
+
+
+def aarch64_handlers():
+    """Enabled binfmt_misc entries that run aarch64 ELF binaries (ours or the system's)."""
+    found = []
+    for entry in BINFMT.glob("*"):
+        if entry.name in ("register", "status"):
+            continue
+        text = entry.read_text()
+        if text.startswith("enabled") and "magic 7f454c460201010000000000000000000200b700" in text:
+            found.append(entry.name)
+    return sorted(found)
+
+
+BUILDERS = {"debian": build_debian, "arm64": build_arm64}
 
 
 # ---------------------------------------------------------------- containers
@@ -216,8 +347,9 @@ def host_run_args(kind="bookworm"):
     caps = [arg for cap in SPEC["capabilities"] for arg in ("--cap-add", cap)]
     opts = [arg for opt in SPEC["security_opts"] for arg in ("--security-opt", opt)]
     tmpfs = [arg for path in SPEC["tmpfs"] for arg in ("--tmpfs", path)]
+    platform = ["--platform", KINDS[kind]["platform"]] if KINDS[kind].get("platform") else []
     return ["--cap-drop", "ALL", *caps, *opts, *tmpfs, "--cgroupns", SPEC["cgroupns_mode"],
-            "--stop-signal", SPEC["stop_signal"],
+            "--stop-signal", SPEC["stop_signal"], *platform,
             "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw"]
 
 
@@ -319,7 +451,12 @@ def parse_hosts(spec):
 
 
 def host_names(counts):
-    return {f"{KINDS[kind]['prefix']}{i}": kind for kind, count in counts.items() for i in range(1, count + 1)}
+    """fleet-host1, fleet-host2, ...; a prefix that ends in a digit gets a dash: fleet-arm64-1."""
+    names = {}
+    for kind, count in counts.items():
+        prefix = KINDS[kind]["prefix"] + ("-" if KINDS[kind]["prefix"][-1].isdigit() else "")
+        names.update({f"{prefix}{i}": kind for i in range(1, count + 1)})
+    return names
 
 
 def ensure_hosts(counts):
@@ -391,13 +528,22 @@ def remove_hosts(everything):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["engine", "image", "registry", "prepare", "up", "down", "status"])
+    parser.add_argument("command", choices=["engine", "image", "registry", "prepare", "up", "down", "status",
+                                            "binfmt"])
+    parser.add_argument("state", nargs="?", choices=["on", "off", "status"], default="status",
+                        help="binfmt: register (on) or remove (off) the aarch64 handler the arm64 host needs")
+
     parser.add_argument("--hosts", default=os.environ.get("FLEET_HOSTS", DEFAULT_HOSTS))
     parser.add_argument("--kinds", default=os.environ.get("FLEET_KINDS", ",".join(KINDS)),
                         help="image/prepare: the host kinds whose images to build (default: all)")
     parser.add_argument("--all", action="store_true", help="down: also the registry, its data and the network")
     args = parser.parse_args()
     STATE.mkdir(parents=True, exist_ok=True)
+    if args.command == "binfmt":
+        if args.state != "status":
+            binfmt(args.state == "on")
+        print("aarch64 handlers registered: " + (", ".join(aarch64_handlers()) or "none"))
+        return
     if args.command == "down":
         if engine_answers():
             remove_hosts(args.all)

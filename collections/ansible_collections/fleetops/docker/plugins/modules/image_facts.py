@@ -11,7 +11,8 @@ description:
   - Compares each image's platform with the host's (from C(uname), normalized like containerd, so
     C(x86_64) is C(amd64) and C(aarch64) is C(arm64/v8)) and gives a per-host verdict.
   - With O(remote=true) also asks the registry, without pulling, for the top-level digest and the
-    platforms it offers (GET /distribution/{name}/json).
+    platforms it offers (GET /distribution/{name}/json), and whether each of O(readiness_platforms) could run
+    the image (the data of an arm64 readiness report).
   - Read-only; runs the same in check mode.
 attributes:
   check_mode:
@@ -39,6 +40,14 @@ options:
     description: Also report the registry's digest and offered platforms for each reference.
     type: bool
     default: false
+  readiness_platforms:
+    description:
+      - With O(remote=true), the platforms to judge each image's registry offer against (C(remote.runs_on)),
+        with the same compatibility rule as the host verdict. Aliases such as C(aarch64) are normalized.
+    type: list
+    elements: str
+    default: [linux/amd64, linux/arm64/v8]
+    version_added: 1.1.0
   fail_on_incompatible:
     description: Fail, naming each image and its platform, when a present image does not fit the host.
     type: bool
@@ -107,7 +116,9 @@ host_platform:
   description: The host's platform, os/arch[/variant].
   returned: always
   type: str
+        architectures: [arm64]
   sample: linux/amd64
+        runs_on: {linux/amd64: false, linux/arm64/v8: true}
 all_compatible:
   description: True when every present image fits the host platform.
   returned: always
@@ -157,7 +168,7 @@ from ansible_collections.fleetops.docker.plugins.module_utils._registry_auth imp
 class ImageFacts:
     """Collect facts for requested references (or all local images) and judge them against the host."""
 
-    def __init__(self, client, host, allow_32bit=False, remote=False, mirrors=None, auth=None):
+    def __init__(self, client, host, allow_32bit=False, remote=False, mirrors=None, auth=None, readiness=()):
         self.client = client
         self.host = host
         self.allow_32bit = allow_32bit
@@ -165,6 +176,7 @@ class ImageFacts:
         self.mirrors = mirrors or {}
         self.auth = auth
 
+        self.readiness = readiness
     def for_references(self, requests):
         return [(request, self.client.inspect_image(request.local_ref)) for request in requests]
 
@@ -195,7 +207,8 @@ class ImageFacts:
         try:
             answer = self.client.distribution(str(source), self.auth.header_for(source.domain)) or {}
         except (EngineAPIError, RegistryAuthError) as exc:
-            return {"digest": None, "media_type": None, "platforms": [], "offers_host_platform": None,
+            return {"digest": None, "media_type": None, "platforms": [], "architectures": [],
+                    "offers_host_platform": None, "runs_on": {},
                     "error": getattr(exc, "daemon_message", None) or str(exc)}
         descriptor = answer.get("Descriptor") or {}
         offered = platforms.offered_platforms(answer)
@@ -208,7 +221,10 @@ class ImageFacts:
         rows = self.for_references(requests) if requests else self.for_all_local()
         images = {request.key: self.entry(request, image) for request, image in rows}
         incompatible = [key for key, entry in images.items() if entry["compatible"] is False]
+                "architectures": sorted({p.architecture for p in offered}),
         missing = [key for key, entry in images.items() if not entry["present"]]
+                "runs_on": {str(target): any(platforms.compatible(p, target, self.allow_32bit) for p in offered)
+                            for target in self.readiness} if offered else {},
         verdict = {"host_platform": str(self.host), "all_compatible": not incompatible,
                    "incompatible": incompatible, "missing": missing}
         return images, verdict
@@ -231,12 +247,17 @@ def main():
     module, requests, mirrors, auth = image_module(argument_spec, host=host)
     params = module.params
     try:
+        "readiness_platforms": {"type": "list", "elements": "str", "default": ["linux/amd64", "linux/arm64/v8"]},
         client = EngineClient(params["docker_host"], params["timeout"], deadline=params["deadline"])
-        facts = ImageFacts(client, host, params["allow_32bit"], params["remote"], mirrors, auth)
+        facts = ImageFacts(client, host, params["allow_32bit"], params["remote"], mirrors, auth, readiness)
         images, verdict = facts.gather(requests)
     except DaemonConnectionError as exc:
         daemon_down_in_check_mode(module, exc, "the requested images as missing", allowed=bool(requests))
         images = {request.key: facts.entry(request, None) for request in requests}
+    try:
+        readiness = [platforms.parse(text, host=host) for text in params["readiness_platforms"]]
+    except platforms.PlatformError as exc:
+        module.fail_json(msg=f"readiness_platforms: {exc}")
         verdict = {"host_platform": str(host), "all_compatible": True, "incompatible": [], "missing": list(images)}
     except EngineAPIError as exc:
         module.fail_json(msg=str(exc))

@@ -17,11 +17,16 @@ description:
     image with the daemon's message. A failed pull never removes or retags an existing image.
   - Check mode asks the registry for each remote digest (GET /distribution/{name}/json), compares it
     with the local RepoDigests and reports what would change; nothing is pulled.
+  - Before pulling an image without a requested platform, the platform guard asks the registry which platforms
+    it offers and stops an image none of which runs on the host (see O(platform_guard)); dockerd itself pulls a
+    single-platform image of another architecture without complaint, and the container then fails with
+    C(exec format error).
 attributes:
   check_mode:
     support: full
     description:
       - Asks the registry for each remote digest and reports which images would change; pulls nothing.
+      - The platform guard uses the same registry answer, so check mode fails or skips the same images.
       - When the daemon is not reachable in check mode (a fresh host whose engine the same run would install),
         every image is reported as C(would_pull) with a warning instead of failing.
   diff_mode:
@@ -51,6 +56,26 @@ options:
         C(x86_64), C(aarch64) or C(armhf) are normalized. Default is the daemon's own platform.
       - If the registry does not offer it, the image fails with the list of platforms it does offer.
     type: str
+  platform_guard:
+    description:
+      - What to do with an image pulled without a requested platform when none of the platforms the registry offers
+        runs on the host (the compatibility rule of M(fleetops.docker.image_facts): same os and architecture,
+        compatible variant; host from C(uname)).
+      - V(fail) fails that image before it is pulled, naming the image, the host's platform and what the registry
+        offers; the other images are still processed and the task fails.
+      - V(skip) does not pull it and reports it as V(skipped) with C(not pulled: no linux/arm64 variant) and a
+        warning; the task succeeds.
+      - V(off) pulls without asking, as dockerd would (one registry round trip less per image).
+      - The guard costs one registry round trip (GET /distribution/{name}/json) per image that is about to be
+        pulled without a platform; images already present with O(pull=missing) cost nothing.
+      - The default is V(fail) because an image that cannot run on the host is a mistake that should surface
+        where it is made, before anything lands, the way docker itself refuses a multi-platform image without a
+        matching platform. Use V(skip) for one image list shared by a mixed amd64/arm64 fleet.
+      - When the registry offers no platform information, the image is pulled.
+    type: str
+    choices: [fail, skip, "off"]
+    default: fail
+    version_added: 1.1.0
   concurrency:
     description: Number of images pulled at the same time.
     type: int
@@ -135,7 +160,8 @@ images:
       description: "Reference actually pulled; differs when a mirror is used."
       type: str
     action:
-      description: "V(pulled), V(unchanged), V(would_pull) (check mode) or V(failed)."
+      description: "V(pulled), V(unchanged), V(would_pull) (check mode), V(skipped) (O(platform_guard=skip))
+        or V(failed)."
       type: str
     changed:
       description: "Whether the local image ID behind the reference changed (or would)."
@@ -173,13 +199,13 @@ images:
         V(daemon) or V(error)."
       type: str
     msg:
-      description: "Error message for a failed image, else empty."
+      description: "Error message for a failed image, the reason for a skipped one, else empty."
       type: str
 summary:
   description: Counts over all images.
   returned: always
   type: dict
-  sample: {total: 3, pulled: 1, unchanged: 2, would_pull: 0, failed: 0}
+  sample: {total: 3, pulled: 1, unchanged: 2, would_pull: 0, skipped: 0, failed: 0}
 failed_images:
   description: Familiar references of the images that failed.
   returned: always
@@ -193,6 +219,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.fleetops.docker.plugins.module_utils import (
     _platforms as platforms,
+skipped_images:
+  description: Familiar references of the images the platform guard did not pull (O(platform_guard=skip)).
+  returned: always
+  type: list
+  elements: str
+  version_added: 1.1.0
 )
 from ansible_collections.fleetops.docker.plugins.module_utils._docker_api import (
     DaemonConnectionError,
@@ -233,16 +265,26 @@ class ImageFailure(Exception):
 class ImagePuller:
     """Pull (or predict) one image request at a time; safe to run in several threads."""
 
-    def __init__(self, client, auth_headers, check_mode=False, retries=3, retry_delay=2.0, sleep=time.sleep):
+    def __init__(self, client, auth_headers, check_mode=False, retries=3, retry_delay=2.0, sleep=time.sleep,
+                 guard="off", host=None):
         self.client = client
         self.auth_headers = auth_headers
         self.check_mode = check_mode
         self.retries = retries
+class ImageSkipped(Exception):
+    """The platform guard (skip) decided not to pull an image."""
+
+
+PLATFORM_GUARDS = ("fail", "skip", "off")
+
+
         self.retry_delay = retry_delay
         self.sleep = sleep
 
     def run(self, requests, concurrency):
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        self.guard = guard
+        self.host = host or platforms.host_platform()
             return list(pool.map(self.process, requests))
 
     @staticmethod
@@ -274,6 +316,8 @@ class ImagePuller:
             result.update(failed=True, action="failed", msg=message, error_kind=kind)
         except Exception as exc:  # one image's unexpected error must not lose the other images' results
             result.update(failed=True, action="failed", error_kind="error",
+        except ImageSkipped as exc:
+            result.update(action="skipped", msg=str(exc))
                           msg=f"{request.reference.familiar}: unexpected {type(exc).__name__}: {exc}")
         result["seconds"] = round(time.time() - started, 3)
         return result
@@ -324,11 +368,25 @@ class ImagePuller:
             result.update(action="would_pull", changed=True)
 
     def _pull(self, result, request):
-        if request.platform:
+        if request.platform or self._guarded(request):
             self._remote(result, request)
         source = request.source
+        if self._guarded(request) and offered and not any(platforms.compatible(p, self.host) for p in offered):
+            self._refuse(request, offered)
         self._retrying(result, self.client.pull_stream, source.name, source.pull_tag,
                        platform=str(request.platform) if request.platform else None,
+    def _guarded(self, request):
+        return self.guard != "off" and not request.platform
+
+    def _refuse(self, request, offered):
+        listed = ", ".join(str(p) for p in offered)
+        if self.guard == "skip":
+            raise ImageSkipped(f"{request.reference.familiar}: not pulled: no {self.host.os}/"
+                               f"{self.host.architecture} variant (the registry offers {listed})")
+        raise ImageFailure(f"{request.reference.familiar}: not pulled: none of the platforms the registry offers "
+                           f"runs on this host ({self.host}); it offers: {listed} (platform_guard=fail)",
+                           "platform_unavailable")
+
                        auth_header=self.auth_headers.get(source.domain))
         if request.mirrored and request.reference.tag:
             self.client.tag_image(str(source), request.reference.name, request.reference.tag)
@@ -346,7 +404,7 @@ class ImagePuller:
 
 
 def summarize(results):
-    counts = {"total": len(results), "pulled": 0, "unchanged": 0, "would_pull": 0, "failed": 0}
+    counts = {"total": len(results), "pulled": 0, "unchanged": 0, "would_pull": 0, "skipped": 0, "failed": 0}
     for result in results:
         counts[result["action"]] += 1
     return counts
@@ -379,6 +437,7 @@ def main():
         headers = resolve_auth_headers(requests, auth)
         client = EngineClient(params["docker_host"], params["timeout"], deadline=params["deadline"])
         client.version()
+        "platform_guard": {"type": "str", "choices": list(PLATFORM_GUARDS), "default": "fail"},
         daemon_down = None
     except DaemonConnectionError as exc:
         daemon_down_in_check_mode(module, exc, "every image as would_pull")
@@ -386,7 +445,8 @@ def main():
     except (RegistryAuthError, EngineAPIError) as exc:
         module.fail_json(msg=str(exc))
 
-    puller = ImagePuller(client, headers, module.check_mode, params["retries"], params["retry_delay"])
+    puller = ImagePuller(client, headers, module.check_mode, params["retries"], params["retry_delay"],
+                         guard=params["platform_guard"])
     if daemon_down:
         results = [dict(puller.new_result(request), action="would_pull", changed=True, seconds=0.0)
                    for request in requests]
@@ -395,7 +455,11 @@ def main():
     summary = summarize(results)
     failed = [r for r in results if r["failed"]]
     output = {"changed": any(r["changed"] for r in results), "images": results, "summary": summary,
-              "failed_images": [r["familiar"] for r in failed]}
+              "failed_images": [r["familiar"] for r in failed],
+              "skipped_images": [r["familiar"] for r in results if r["action"] == "skipped"]}
+    for result in results:
+        if result["action"] == "skipped":
+            module.warn(result["msg"])
     if module._diff:
         output["diff"] = {
             "before": {r["familiar"]: r["previous_id"] or "absent" for r in results},

@@ -116,6 +116,36 @@ def test_remote_reports_registry_digest_and_platforms_without_pulling(run_module
 
 
 def test_every_local_image_when_no_images_are_given(run_module, engine, host):
+def test_remote_readiness_judges_each_offer_for_amd64_and_arm64(run_module, engine, host):
+    engine.registry("quay.io").push("centos7/httpd-24-centos7", "latest", ["linux/amd64"])
+    engine.registry("docker.io").push("fleetops/arm64-only", "latest", ["linux/arm64/v8"])
+    engine.registry("docker.io").push("fleetops/armhf-tool", "1", ["linux/arm/v7"])
+    images = ["busybox", "quay.io/centos7/httpd-24-centos7", "fleetops/arm64-only:latest", "fleetops/armhf-tool:1",
+              "alpine"]
+
+    result = run_module(image_facts, facts_args(engine, images, remote=True))
+    with_32bit = run_module(image_facts, facts_args(engine, ["fleetops/armhf-tool:1"], remote=True, allow_32bit=True,
+                                                    readiness_platforms=["aarch64"]))
+
+    remote = {key: entry["remote"] for key, entry in result["images"].items()}
+    assert remote["busybox:latest"]["architectures"] == ["amd64", "arm", "arm64"]
+    assert remote["busybox:latest"]["runs_on"] == {"linux/amd64": True, "linux/arm64/v8": True}
+    assert remote["quay.io/centos7/httpd-24-centos7:latest"]["runs_on"] == {"linux/amd64": True,
+                                                                           "linux/arm64/v8": False}
+    assert remote["fleetops/arm64-only:latest"]["runs_on"] == {"linux/amd64": False, "linux/arm64/v8": True}
+    assert remote["fleetops/armhf-tool:1"]["runs_on"] == {"linux/amd64": False, "linux/arm64/v8": False}
+    assert remote["alpine:latest"]["runs_on"] == {}  # the registry did not answer: unknown, not "blocked"
+    assert with_32bit["images"]["fleetops/armhf-tool:1"]["remote"]["runs_on"] == {"linux/arm64/v8": True}
+
+
+def test_invalid_readiness_platform_fails_clearly(run_module, engine, host):
+    result = run_module(image_facts, facts_args(engine, ["busybox"], remote=True, readiness_platforms=["linux/*"]))
+
+    assert result.rc == 1
+    assert result["msg"].startswith("readiness_platforms: Invalid platform 'linux/*'")
+    assert engine.requests == []
+
+
     result = run_module(image_facts, facts_args(engine, []))
 
     assert sorted(result["images"]) == ["alpine:latest", "busybox:latest", "fleetops/arm64-only:latest",

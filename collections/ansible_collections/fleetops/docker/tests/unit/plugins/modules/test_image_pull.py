@@ -45,7 +45,7 @@ def test_pulls_seed_images_concurrently_in_one_task(run_module, engine):
 
     assert result.rc == 0, result.get("msg")
     assert result["changed"] is True
-    assert result["summary"] == {"total": 3, "pulled": 3, "unchanged": 0, "would_pull": 0, "failed": 0}
+    assert result["summary"] == {"total": 3, "pulled": 3, "unchanged": 0, "would_pull": 0, "skipped": 0, "failed": 0}
     pulled = by_name(result)
     assert pulled["busybox:latest"]["reference"] == "docker.io/library/busybox:latest"
     assert pulled["busybox:latest"]["name"] == "busybox"
@@ -193,7 +193,7 @@ def test_invalid_input_fails_before_any_api_call(run_module, engine, images, exp
 
 
 def test_missing_tag_is_reported_and_not_retried(run_module, engine):
-    result = run_module(image_pull, pull_args(engine, ["busybox:nope"], retries=3))
+    result = run_module(image_pull, pull_args(engine, ["busybox:nope"], retries=3, platform_guard="off"))
 
     image = result["images"][0]
     assert result.rc == 1
@@ -273,7 +273,8 @@ def test_unauthorized_without_credentials(run_module, engine):
     assert result.rc == 1
     assert result["images"][0]["error_kind"] == "unauthorized"
     assert "no basic auth credentials" in result["msg"]
-    assert "X-Registry-Auth" not in engine.calls("POST", "/images/create")[0][3]
+    asked = engine.calls("GET", "/distribution/") + engine.calls("POST", "/images/create")  # guard query first
+    assert asked and all("X-Registry-Auth" not in call[3] for call in asked)
 
 
 def test_registry_auth_option_sends_header_and_hides_the_password(run_module, engine):
@@ -363,3 +364,116 @@ def test_invalid_options_fail_before_any_api_call(run_module, engine, options, e
     assert result.rc == 1
     assert result["msg"] == "Invalid images or options, nothing was pulled: " + expected
     assert engine.requests == []
+
+
+# ---------------------------------------------------------------- platform guard
+UNAME_AMD64 = ("Linux", "x86-host", "6.1.0", "#1 SMP", "x86_64")
+UNAME_ARM64 = ("Linux", "graviton-host", "6.1.0", "#1 SMP", "aarch64")
+QUAY = "quay.io/centos7/httpd-24-centos7"
+
+
+@pytest.fixture
+def host(monkeypatch, engine):
+    """host(uname): the target's uname and the daemon's own platform (what dockerd pulls by default)."""
+    from ansible_collections.fleetops.docker.plugins.module_utils import _platforms
+
+    def use(uname):
+        monkeypatch.setattr(_platforms.os, "uname", lambda: uname)
+        engine.host_platform = "linux/arm64/v8" if uname[4] == "aarch64" else "linux/amd64"
+    use(UNAME_AMD64)
+    return use
+
+
+def pulled(engine):
+    return sorted(call[2]["fromImage"] for call in engine.calls("POST", "/images/create"))
+
+
+def test_guard_fail_refuses_an_amd64_only_image_on_arm64_before_pulling_it(run_module, engine, host):
+    host(UNAME_ARM64)
+
+    result = run_module(image_pull, pull_args(engine, ["busybox", QUAY]))
+
+    assert result.rc == 1
+    assert ("quay.io/centos7/httpd-24-centos7:latest: not pulled: none of the platforms the registry offers runs on "
+            "this host (linux/arm64/v8); it offers: linux/amd64 (platform_guard=fail)") in result["msg"]
+    refused = by_name(result)["quay.io/centos7/httpd-24-centos7:latest"]
+    assert (refused["action"], refused["error_kind"], refused["id"]) == ("failed", "platform_unavailable", None)
+    assert by_name(result)["busybox:latest"]["platform"] == "linux/arm64/v8"
+    assert pulled(engine) == ["docker.io/library/busybox"]
+    assert engine.local(f"{QUAY}:latest") is None
+    assert result["failed_images"] == [f"{QUAY}:latest"]
+
+
+def test_guard_skip_leaves_it_absent_and_says_why(run_module, engine, host):
+    host(UNAME_ARM64)
+
+    result = run_module(image_pull, pull_args(engine, ["alpine", QUAY], platform_guard="skip"))
+
+    assert result.rc == 0, result.get("msg")
+    skipped = by_name(result)[f"{QUAY}:latest"]
+    assert (skipped["action"], skipped["changed"], skipped["failed"]) == ("skipped", False, False)
+    assert skipped["msg"] == (f"{QUAY}:latest: not pulled: no linux/arm64 variant (the registry offers linux/amd64)")
+    assert result["summary"] == {"total": 2, "pulled": 1, "unchanged": 0, "would_pull": 0, "skipped": 1, "failed": 0}
+    assert result["skipped_images"] == [f"{QUAY}:latest"]
+    assert skipped["msg"] in result.warning_texts
+    assert pulled(engine) == ["docker.io/library/alpine"]
+    assert engine.local(f"{QUAY}:latest") is None
+
+
+def test_guard_refuses_the_arm64_only_image_on_amd64_and_accepts_it_on_arm64(run_module, engine, host):
+    on_amd64 = run_module(image_pull, pull_args(engine, ["fleetops/arm64-only"]))
+    host(UNAME_ARM64)
+    on_arm64 = run_module(image_pull, pull_args(engine, ["fleetops/arm64-only"]))
+
+    assert on_amd64.rc == 1
+    assert "runs on this host (linux/amd64); it offers: linux/arm64/v8" in on_amd64["msg"]
+    assert on_arm64.rc == 0, on_arm64.get("msg")
+    assert on_arm64["images"][0]["platform"] == "linux/arm64/v8"
+    assert pulled(engine) == ["docker.io/fleetops/arm64-only"]
+
+
+def test_guard_off_pulls_the_wrong_architecture_like_dockerd_without_asking(run_module, engine, host):
+    result = run_module(image_pull, pull_args(engine, ["fleetops/arm64-only"], platform_guard="off"))
+
+    assert result.rc == 0, result.get("msg")
+    assert result["images"][0]["platform"] == "linux/arm64/v8"  # what dockerd 20.10 does on an amd64 host
+    assert engine.calls("GET", "/distribution/") == []
+
+
+def test_guard_costs_one_round_trip_per_image_it_is_about_to_pull(run_module, engine, host):
+    engine.add_local_image("alpine:latest")
+    requests = ["busybox", "alpine", {"name": QUAY, "platform": "linux/amd64"}]
+
+    result = run_module(image_pull, pull_args(engine, requests))
+
+    assert result.rc == 0, result.get("msg")
+    asked = sorted(call[1] for call in engine.calls("GET", "/distribution/"))
+    assert asked == ["/distribution/docker.io/library/busybox:latest/json",
+                     f"/distribution/{QUAY}:latest/json"]  # present alpine: none; pinned platform: as before
+
+
+@pytest.mark.parametrize("guard, action, rc", [("fail", "failed", 1), ("skip", "skipped", 0), ("off", "would_pull", 0)])
+def test_check_mode_gives_the_same_answer_with_one_round_trip(run_module, engine, host, guard, action, rc):
+    host(UNAME_ARM64)
+
+    result = run_module(image_pull, pull_args(engine, [QUAY], platform_guard=guard), check_mode=True)
+
+    assert result.rc == rc
+    assert result["images"][0]["action"] == action
+    assert len(engine.calls("GET", "/distribution/")) == 1
+    assert engine.calls("POST") == []
+
+
+def test_guard_pulls_when_the_registry_gives_no_platforms(run_module, engine, host, monkeypatch):
+    real_send = engine.send_json
+
+    def without_platforms(h, status, body):  # a registry answer without platform information
+        return real_send(h, status, dict(body, Platforms=None) if isinstance(body, dict) else body)
+
+    monkeypatch.setattr(engine, "send_json", without_platforms)
+
+    result = run_module(image_pull, pull_args(engine, ["fleetops/arm64-only"]))
+
+    assert result.rc == 0, result.get("msg")
+    assert result["images"][0]["action"] == "pulled"
+    assert len(engine.calls("GET", "/distribution/")) == 1
