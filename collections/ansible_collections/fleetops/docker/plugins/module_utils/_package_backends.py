@@ -22,9 +22,10 @@ LOCK_POLL_SECONDS = 2
 TRANSIENT_RETRIES = 3  # a command that fails on a transient error is run at most this many more times
 STACK = ["docker", "containerd", "runc", "libcgroup", "pigz"]
 
-# Logical stack name -> package name on each platform (None: not a separate package there).
+# Distribution key -> its backend and the package name of each logical stack name (None: not a separate package
+# there). "platform" in this collection means os/arch[/variant], as in Docker; a distro is what /etc/os-release names.
 # Names missing from a map pass through unchanged.
-PLATFORMS = {
+DISTROS = {
     "amzn2": {
         "label": "Amazon Linux 2",
         "backend": "yum",
@@ -57,8 +58,8 @@ PLATFORMS = {
     },
 }
 
-# /etc/os-release ID, VERSION_ID pattern -> platform (first match wins).
-OS_RELEASE_PLATFORMS = [
+# /etc/os-release ID, VERSION_ID pattern -> distro (first match wins).
+OS_RELEASE_DISTROS = [
     ("amzn", r"^2$", "amzn2"),
     ("amzn", r"^2023(\.|$)", "amzn2023"),
     ("rhel", r"^([89]|[1-9][0-9])(\.|$)", "rhel"),
@@ -71,8 +72,8 @@ OS_RELEASE_PLATFORMS = [
 ]
 SUPPORTED_OS = "amzn 2 (yum), amzn 2023 (dnf), rhel/centos/rocky/almalinux 8+ (dnf), fedora (dnf), debian/ubuntu (apt)"
 
-# Package names used when `backend` is forced on an OS that is not in OS_RELEASE_PLATFORMS.
-BACKEND_DEFAULT_PLATFORM = {"yum": "amzn2", "dnf": "amzn2023", "apt": "debian"}
+# Package names used when `backend` is forced on an OS that is not in OS_RELEASE_DISTROS.
+BACKEND_DEFAULT_DISTRO = {"yum": "amzn2", "dnf": "amzn2023", "apt": "debian"}
 
 # "--" ends the options before package names wherever names follow (rpm, dpkg-query, yum, dnf, apt-get and
 # apt-cache accept it): a name can never be read as an option, even if one slipped past the module's validation.
@@ -383,21 +384,21 @@ def parse_os_release(text):
     return values
 
 
-def detect_platform(os_release_text):
-    """(platform key, ID, VERSION_ID); raises PackageManagerError for an unsupported OS."""
+def detect_distro(os_release_text):
+    """(distro key, ID, VERSION_ID); raises PackageManagerError for an unsupported OS."""
     values = parse_os_release(os_release_text)
     os_id, version_id = values.get("ID", ""), values.get("VERSION_ID", "")
-    for wanted_id, version_pattern, platform in OS_RELEASE_PLATFORMS:
+    for wanted_id, version_pattern, distro in OS_RELEASE_DISTROS:
         if os_id == wanted_id and re.search(version_pattern, version_id):
-            return platform, os_id, version_id
+            return distro, os_id, version_id
     raise PackageManagerError(
         "Unsupported OS: ID={} VERSION_ID={}. Supported: {}.".format(os_id or "?", version_id or "?", SUPPORTED_OS),
         os_id=os_id, version_id=version_id)
 
 
-def package_names(platform, logical_names):
+def package_names(distro, logical_names):
     """[(requested name, package name)] with per-OS names; logical names without a package there are dropped."""
-    names = PLATFORMS[platform]["names"]
+    names = DISTROS[distro]["names"]
     pairs = []
     for requested in logical_names:
         real = names.get(requested, requested)

@@ -217,8 +217,16 @@ backend:
   returned: always
   type: str
   sample: yum
+distro:
+  description: The distribution key, from C(/etc/os-release), that chose the backend and the package names.
+  returned: always
+  type: str
+  sample: amzn2
+  version_added: 1.1.0
 platform:
-  description: Platform key from C(/etc/os-release) that chose the package names.
+  description:
+    - Deprecated alias of RV(distro), kept for one release; it will be removed in 2.0.0. In this collection
+      "platform" means C(os/arch[/variant]), as in Docker.
   returned: always
   type: str
   sample: amzn2
@@ -261,14 +269,14 @@ from ansible_collections.fleetops.docker.plugins.module_utils._data_purge import
     purge_blockers,
 )
 from ansible_collections.fleetops.docker.plugins.module_utils._package_backends import (
-    BACKEND_DEFAULT_PLATFORM,
+    BACKEND_DEFAULT_DISTRO,
+    DISTROS,
     EXTRAS,
     OS_RELEASE,
-    PLATFORMS,
     STACK,
     Backend,
     PackageManagerError,
-    detect_platform,
+    detect_distro,
     package_names,
 )
 from ansible_collections.fleetops.docker.plugins.module_utils._package_versions import (
@@ -284,9 +292,9 @@ ENVIRONMENT = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C", "DEBIAN_FRONTEND"
 # What the module reads, deletes and waits on besides the package manager (lock_files: {backend: [pid files]},
 # None for the backends' own; proc_root: where purge_data reads mounts and processes). main() takes another System
 # in tests.
-System = namedtuple("System", "os_release data_dirs lock_files clock sleep proc_root")
+System = namedtuple("System", "os_release data_dirs lock_files clock sleep proc_root", defaults=("/proc",))
 SYSTEM = System(os_release=OS_RELEASE, data_dirs=("/var/lib/docker", "/var/lib/containerd"), lock_files=None,
-                clock=time.monotonic, sleep=time.sleep, proc_root="/proc")
+                clock=time.monotonic, sleep=time.sleep)
 CHANGE_ORDER = ("remove", "downgrade", "install")
 
 
@@ -305,16 +313,17 @@ def report(record, action):
 class EngineManager:
     """Plans package actions from installed/available state, then applies them through the backend."""
 
-    def __init__(self, module, backend, platform, data_dirs=SYSTEM.data_dirs, proc_root=SYSTEM.proc_root):
+    def __init__(self, module, backend, distro, data_dirs=SYSTEM.data_dirs, proc_root=SYSTEM.proc_root):
         self.module = module
         self.data_dirs = list(data_dirs)
         self.proc_root = proc_root
         self.params = module.params
         self.backend = backend
-        self.platform = platform
+        self.distro = distro
         self.extras_repo_pending = None
         self.result = {"changed": False, "packages": [], "repos_enabled": [], "backend": backend.name,
-                       "platform": platform, "purged_paths": [],
+                       "distro": distro, "platform": distro,  # platform: deprecated alias of distro (RETURN)
+                       "purged_paths": [],
                        "versionlock": {"added": [], "removed": [], "plugin": None}}
         self.diff = {"before": {}, "after": {}}
 
@@ -331,7 +340,7 @@ class EngineManager:
 
     def ensure_extras(self):
         topic = self.params["extras_topic"]
-        if not (PLATFORMS[self.platform]["extras"] and topic):
+        if not (DISTROS[self.distro]["extras"] and topic):
             return
         topics = self.backend.extras_topics()
         if topic not in topics:
@@ -467,7 +476,7 @@ class EngineManager:
 
     def run(self):
         params = self.params
-        pairs = package_names(self.platform, params["packages"])
+        pairs = package_names(self.distro, params["packages"])
         names = [real for _requested, real in pairs]
         pins = self.pins(pairs)
         if params["state"] == "absent" and params["purge_data"]:
@@ -553,17 +562,17 @@ def main(system=SYSTEM):
     except OSError:
         os_release = ""
     try:
-        platform = detect_platform(os_release)[0]
+        distro = detect_distro(os_release)[0]
     except PackageManagerError as exc:
         if params["backend"] == "auto":
             module.fail_json(msg=exc.msg, **exc.details)
-        platform = BACKEND_DEFAULT_PLATFORM[params["backend"]]
-    backend_name = PLATFORMS[platform]["backend"] if params["backend"] == "auto" else params["backend"]
+        distro = BACKEND_DEFAULT_DISTRO[params["backend"]]
+    backend_name = DISTROS[distro]["backend"] if params["backend"] == "auto" else params["backend"]
     module.run_command_environ_update = ENVIRONMENT
     lock_files = system.lock_files[backend_name] if system.lock_files else None
     backend = Backend(backend_name, module.run_command, params["lock_timeout"], system.sleep, system.clock, module.warn,
                       lock_files)
-    manager = EngineManager(module, backend, platform, system.data_dirs, system.proc_root)
+    manager = EngineManager(module, backend, distro, system.data_dirs, system.proc_root)
     try:
         manager.run()
     except PackageManagerError as exc:

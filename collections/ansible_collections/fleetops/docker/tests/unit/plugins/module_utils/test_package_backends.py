@@ -120,7 +120,7 @@ def test_parse_repoquery():
                        "arch": "x86_64", "repo": "amazonlinux", "size_bytes": 104857600}
 
 
-@pytest.mark.parametrize("text, platform", [
+@pytest.mark.parametrize("text, distro", [
     (out.OS_RELEASE_AL2, "amzn2"),
     (out.OS_RELEASE_AL2023, "amzn2023"),
     (out.OS_RELEASE_AL2023_POINT_RELEASE, "amzn2023"),
@@ -130,15 +130,15 @@ def test_parse_repoquery():
     ('ID="almalinux"\nVERSION_ID="8.10"\n', "rhel"),
     ('ID=fedora\nVERSION_ID=40\n', "fedora"),
 ])
-def test_detect_platform(text, platform):
-    assert b.detect_platform(text)[0] == platform
+def test_detect_distro(text, distro):
+    assert b.detect_distro(text)[0] == distro
 
 
 @pytest.mark.parametrize("text", [out.OS_RELEASE_ALPINE, 'ID="centos"\nVERSION_ID="7"\n',
                                   'ID="amzn"\nVERSION_ID="2018.03"\n', ""])
-def test_detect_platform_rejects_unsupported(text):
+def test_detect_distro_rejects_unsupported(text):
     with pytest.raises(b.PackageManagerError) as failure:
-        b.detect_platform(text)
+        b.detect_distro(text)
     assert "Supported: amzn 2 (yum), amzn 2023 (dnf)" in failure.value.msg
 
 
