@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import fixtures  # tests/fleet/fixtures.py, beside this script
+import rpmrepo  # tests/fleet/rpmrepo.py
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -46,12 +47,19 @@ KINDS = {
     "arm64": {"builder": "arm64", "recipes": ["debian", "arm64"], "suite": "bookworm", "arch": "arm64",
               "platform": "linux/arm64", "image": "fleetops/host-arm64", "prefix": "fleet-arm64",
               "group": "debian_arm64"},
+    # Real dnf 4.14 and rpm 4.18 on a Debian userland with AL2023's os-release, not Amazon Linux: see README.
+    # `rpm_repo`: its hosts install from the RPM repository stand-in (rpmrepo.py), served as rpm.fleet.test.
+    "al2023": {"builder": "rpm", "recipes": ["debian", "rpm"], "suite": "bookworm", "arch": "amd64",
+               "image": "fleetops/host-al2023", "prefix": "fleet-al2023", "group": "amazon_al2023_standin",
+               "rpm_repo": True},
 }
 DEFAULT_HOSTS = "bookworm=2,arm64=1"
 HOST_IMAGE = KINDS["bookworm"]["image"]  # also runs the registries (Debian's docker-registry is in it)
 NETWORK = SPEC["network"]
 REGISTRY = "fleetops-registry"
 PRIVATE_REGISTRY = "fleetops-registry-private"
+RPM_REPO = "fleetops-rpm-repo"
+RPM_REPO_ALIAS = "rpm.fleet.test"
 LABEL = "fleetops.fleet=1"
 DOCKERD_LOG = Path("/var/log/fleetops-dockerd.log")
 DEBIAN_MIRROR = os.environ.get("FLEET_DEBIAN_MIRROR", "http://deb.debian.org/debian")
@@ -133,9 +141,12 @@ def ensure_images(kinds):
     import concurrent.futures
 
     kinds = list(dict.fromkeys(["bookworm", *kinds]))  # bookworm runs the registries
-    with concurrent.futures.ThreadPoolExecutor(max_workers=len(kinds)) as pool:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(kinds) + 1) as pool:
+        repo = pool.submit(rpm_repo_dir) if needs_rpm_repo(kinds) else None
         for kind, tag in zip(kinds, pool.map(ensure_image, kinds)):
             docker("tag", tag, f"{KINDS[kind]['image']}:latest")
+        if repo:
+            repo.result()
 
 
 def ensure_image(kind):
@@ -303,7 +314,59 @@ def aarch64_handlers():
     return sorted(found)
 
 
-BUILDERS = {"debian": build_debian, "arm64": build_arm64}
+def build_rpm(kind, tag, rootfs):
+    """The AL2023 stand-in: the Debian host, then rpm/setup.sh adds real dnf and rpm and Amazon's os-release."""
+    debootstrap(kind, rootfs)
+    shutil.copytree(HERE / "image" / "rpm", rootfs / "tmp" / "recipe")
+    sh("mount", "-t", "proc", "proc", str(rootfs / "proc"))
+    try:
+        sh("chroot", str(rootfs), "/bin/sh", "/tmp/recipe/setup.sh")
+    finally:
+        sh("umount", str(rootfs / "proc"), check=False)
+    shutil.rmtree(rootfs / "tmp" / "recipe")
+    import_rootfs(rootfs, tag, ['CMD ["/sbin/init"]', "ENV container=docker"])
+
+
+# ---------------------------------------------------------------- RPM repository stand-in
+def needs_rpm_repo(kinds):
+    return any(KINDS[kind].get("rpm_repo") for kind in kinds)
+
+
+def rpm_repo_dir():
+    """The built repository (rpmbuild + createrepo_c), cached under the hash of its recipe."""
+    path = STATE / "rpm-repo" / rpmrepo.recipe_hash(DEBIAN_MIRROR)
+    if (path / "CARRIES.json").exists():
+        log(f"RPM repository {path.name} is cached")
+        return path
+    missing = rpmrepo.missing_tools()
+    if missing:
+        apt_install(*missing)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    fixtures.apt_update(env)
+    try:
+        rpmrepo.build(path, env)
+    except (RuntimeError, subprocess.CalledProcessError) as exc:
+        die(f"building the RPM repository failed: {exc}")
+    log(f"built RPM repository {path.name} in {time.monotonic() - started:.0f} s")
+    return path
+
+
+def ensure_rpm_repo():
+    """Serve the repository over HTTP on the fleet network as rpm.fleet.test (tests may stop their own copy)."""
+    ensure_network()
+    started = run_container(RPM_REPO, ["--network-alias", RPM_REPO_ALIAS, "-p", "127.0.0.1::80",
+                                       "-v", f"{rpm_repo_dir()}:/srv/repo:ro"],
+                            ["python3", "-m", "http.server", "80", "--directory", "/srv/repo"])
+    url = f"http://127.0.0.1:{published_port(RPM_REPO, 80)}"
+    wait_http(url + "/amazonlinux/repodata/repomd.xml", 30)
+    if started:
+        log(f"{RPM_REPO} answers at {url} (alias: {RPM_REPO_ALIAS})")
+    return url
+
+
+BUILDERS = {"debian": build_debian, "arm64": build_arm64, "rpm": build_rpm}
 
 
 # ---------------------------------------------------------------- containers
@@ -561,6 +624,8 @@ def main():
         ensure_images(kinds)
     if args.command in ("registry", "prepare", "up"):
         ensure_registry()
+        if needs_rpm_repo(kinds):
+            ensure_rpm_repo()
     if args.command == "up":
         ensure_hosts(counts)
 
