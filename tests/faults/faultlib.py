@@ -128,7 +128,8 @@ def wait_for_download(amount=1_000_000, seconds=90, run=None):
 # ---------------------------------------------------------------- hosts
 def start_hosts():
     """Fresh hosts (a previous session's are replaced) and the inventory that reaches them."""
-    shutil.rmtree(STATE / "logs", ignore_errors=True)
+    for leftover in ("logs", "facts", "reports"):  # what the secrets test greps comes from this session only
+        shutil.rmtree(STATE / leftover, ignore_errors=True)
     key = fleet.ssh_key()
     keys = fleet.STATE / "ssh" / "authorized_keys"
     for name, kind in HOSTS.items():
