@@ -58,6 +58,10 @@ def classify(message):
 
 
 def describe(reference, message, kind=None):
-    """One clear line: '<reference>: <what it means> -- daemon said: <message>'."""
+    """One clear line: '<reference>: <what it means> -- daemon said: <message>'.
+
+    For kind "daemon" the message is the client's own account of the connection, so it is not quoted as the
+    daemon's."""
     kind = kind or classify(message)[0]
-    return "{}: {} -- daemon said: {}".format(reference, HINTS.get(kind, HINTS["error"]), message)
+    source = "" if kind == "daemon" else "daemon said: "
+    return "{}: {} -- {}{}".format(reference, HINTS.get(kind, HINTS["error"]), source, message)

@@ -274,3 +274,10 @@ def test_describe_keeps_the_daemon_message():
 
     assert text.startswith("busybox:nope: the tag or digest does not exist")
     assert text.endswith("daemon said: manifest unknown: manifest unknown")
+
+
+def test_describe_does_not_quote_the_client_as_the_daemon():
+    text = describe("busybox", "Connection to the Docker daemon broke during POST /images/create", "daemon")
+
+    assert text == ("busybox: the Docker daemon could not be used -- "
+                    "Connection to the Docker daemon broke during POST /images/create")
