@@ -23,11 +23,12 @@ TOOLS = Path(sys.executable).parent  # the venv's bin
 IMAGES = ["busybox", "alpine"]  # multi-arch: every host pulls them in both modes
 
 
-def one_round(order):
+def one_round(order, inventory):
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
     extra = {"bench_images": IMAGES, "bench_order": order}
-    proc = subprocess.run([str(TOOLS / "ansible-playbook"), str(ROOT / "bench" / "playbooks" / "guard.yml"),
-                           "-e", json.dumps(extra)], cwd=ROOT, env=env, capture_output=True, text=True)
+    args = [str(TOOLS / "ansible-playbook"), str(ROOT / "bench" / "playbooks" / "guard.yml"), "-e", json.dumps(extra)]
+    args += ["-i", inventory] if inventory else []
+    proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
     if proc.returncode:
         sys.exit(f"guard.yml failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
     timings = {}
@@ -41,11 +42,12 @@ def one_round(order):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--inventory", help="another inventory than ansible.cfg's (a Molecule instance's)")
     args = parser.parse_args()
     samples = {}
     for round_no in range(args.rounds):
         order = ["off", "fail"] if round_no % 2 == 0 else ["fail", "off"]
-        for host, timing in one_round(order).items():
+        for host, timing in one_round(order, args.inventory).items():
             for guard, seconds in timing.items():
                 samples.setdefault(host, {}).setdefault(guard, []).append(seconds / len(IMAGES))
         print(f"round {round_no + 1}/{args.rounds} done", file=sys.stderr)

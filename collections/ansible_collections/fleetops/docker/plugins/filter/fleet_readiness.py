@@ -30,11 +30,13 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description:
-    - C(architectures) one entry per architecture present in the fleet C({architecture, label, hosts, images,
+    - >-
+      C(architectures) one entry per architecture present in the fleet C({architecture, label, hosts, images,
       targets}), C(targets) one per other judged architecture C({architecture, platform, ready, blocked, unknown}),
-      C(blocked) a list of C({image, offers, reason}); C(summary) one sentence per architecture and target, such as
-      C(x86_64 hosts run 5 images; 4 are ready for arm64; blocked: quay.io/centos7/httpd-24-centos7:latest (amd64
-      only)).
+      C(blocked) a list of C({image, offers, reason}).
+    - >-
+      C(summary) one sentence per architecture and target, such as C(x86_64 hosts run 5 images; 4 are ready for
+      arm64; blocked: quay.io/centos7/httpd-24-centos7:latest (amd64 only)).
   type: dict
 """
 
