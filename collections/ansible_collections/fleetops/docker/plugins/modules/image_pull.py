@@ -59,12 +59,12 @@ options:
   platform_guard:
     description:
       - What to do with an image pulled without a requested platform when none of the platforms the registry offers
-        runs on the host (the compatibility rule of M(fleetops.docker.image_facts): same os and architecture,
-        compatible variant; host from C(uname)).
+        runs on the host (the compatibility rule of M(fleetops.docker.image_facts), same os and architecture and a
+        compatible variant, with the host's platform from C(uname)).
       - V(fail) fails that image before it is pulled, naming the image, the host's platform and what the registry
         offers; the other images are still processed and the task fails.
-      - V(skip) does not pull it and reports it as V(skipped) with C(not pulled: no linux/arm64 variant) and a
-        warning; the task succeeds.
+      - V(skip) does not pull it and reports it as V(skipped), in RV(skipped_images) and as a warning whose text
+        says why (C(not pulled) and C(no linux/arm64 variant)); the task succeeds.
       - V(off) pulls without asking, as dockerd would (one registry round trip less per image).
       - The guard costs one registry round trip (GET /distribution/{name}/json) per image that is about to be
         pulled without a platform; images already present with O(pull=missing) cost nothing.
