@@ -50,7 +50,8 @@ RETURN = r"""
 _value:
   description: The report. C(hosts) is one entry per host in play order; C(images) the matrix's columns;
     C(hosts[].cells) maps each image to C({runs, platform, digest, offers}) with C(runs) one of V(yes), V(NO),
-    V(not pulled) or V(-) (the host does not need the image); C(summary) the counts a reader looks at first.
+    V(not pulled) or V(-) (the host does not need the image); C(summary) the counts a reader looks at first, its
+    C(problems) one sentence per kind of problem and C(verdict) those joined.
   type: dict
 """
 
@@ -175,7 +176,7 @@ def fleet_report(entries, generated, unreachable=None, end_of_support=None):
         "hosts": hosts,
         "summary": {"hosts": len(hosts), "ok": counts["ok"], "unreachable": counts["unreachable"],
                     "failed": counts["failed"], "images": len(columns), "cannot_run": cells_no,
-                    "past_end_of_support": past_eol,
+                    "past_end_of_support": past_eol, "problems": problems,
                     "verdict": "; ".join(problems) if problems else "every host reported; every image runs on its host"},
     }
 

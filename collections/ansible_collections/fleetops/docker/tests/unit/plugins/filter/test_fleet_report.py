@@ -67,7 +67,8 @@ def test_unreachable_and_failed_hosts_are_listed_never_dropped():
     assert gone["cells"] == {}
     summary = report["summary"]
     assert (summary["hosts"], summary["ok"], summary["unreachable"], summary["failed"]) == (3, 1, 1, 1)
-    assert "2 of 3 host(s) not reported: gone (unreachable), broken (failed)" in summary["verdict"]
+    assert summary["problems"] == ["2 of 3 host(s) not reported: gone (unreachable), broken (failed)"]
+    assert summary["verdict"] == summary["problems"][0]
 
 
 @pytest.mark.parametrize("generated, past, note", [
@@ -104,4 +105,5 @@ def test_a_clean_fleet_says_so():
     report = fleet_report([host("h1", DEBIAN, {"busybox:latest": image("linux/amd64")})],
                           generated="2026-11-30T00:00:00Z", end_of_support=EOS)
     assert report["summary"]["verdict"] == "every host reported; every image runs on its host"
+    assert report["summary"]["problems"] == []
     assert report["check_mode"] is False
