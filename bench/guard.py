@@ -12,6 +12,7 @@ SSH and Ansible do not blur them. Not a test: nothing here asserts a timing.
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -23,31 +24,30 @@ TOOLS = Path(sys.executable).parent  # the venv's bin
 IMAGES = ["busybox", "alpine"]  # multi-arch: every host pulls them in both modes
 
 
-def one_round(order, inventory):
+def one_round(order, inventory, hosts):
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))
-    extra = {"bench_images": IMAGES, "bench_order": order}
+    extra = {"bench_images": IMAGES, "bench_order": order, "bench_hosts": hosts}
     args = [str(TOOLS / "ansible-playbook"), str(ROOT / "bench" / "playbooks" / "guard.yml"), "-e", json.dumps(extra)]
     args += ["-i", inventory] if inventory else []
     proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
     if proc.returncode:
         sys.exit(f"guard.yml failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
     timings = {}
-    for line in proc.stdout.splitlines():
-        if '"msg": "BENCH ' in line:
-            _, host, data = json.loads("{" + line.strip().rstrip(",") + "}")["msg"].split(" ", 2)
-            timings[host] = json.loads(data)
+    for host, data in re.findall(r"BENCH (\S+) (\{[^}]*\})", proc.stdout):
+        timings[host] = json.loads(data)
     return timings
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--hosts", default="docker_hosts", help="host pattern (default: docker_hosts)")
     parser.add_argument("--inventory", help="another inventory than ansible.cfg's (a Molecule instance's)")
     args = parser.parse_args()
     samples = {}
     for round_no in range(args.rounds):
         order = ["off", "fail"] if round_no % 2 == 0 else ["fail", "off"]
-        for host, timing in one_round(order, args.inventory).items():
+        for host, timing in one_round(order, args.inventory, args.hosts).items():
             for guard, seconds in timing.items():
                 samples.setdefault(host, {}).setdefault(guard, []).append(seconds / len(IMAGES))
         print(f"round {round_no + 1}/{args.rounds} done", file=sys.stderr)

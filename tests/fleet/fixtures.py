@@ -2,7 +2,8 @@
 
 These are STAND-INS: `alpine` and `quay.io/centos7/httpd-24-centos7` hold busybox, not Alpine or CentOS. Each
 architecture's layer carries the real busybox binary of that architecture, so an arm64 image really fails with
-`exec format error` on an amd64 host. Layers are reproducible (fixed mtimes and owners, gzip mtime 0), so a given
+`exec format error` on an amd64 host -- unless qemu-aarch64 is registered in binfmt_misc, as the fleet does for its
+emulated arm64 host (`fleet.py binfmt off` removes it). Layers are reproducible (fixed mtimes and owners, gzip mtime 0), so a given
 busybox-static build always gives the same digests; `fleetops/pinned:1.0` holds no binary at all and so has one
 digest forever (PINNED_DIGEST, used for digest pins in the tests).
 

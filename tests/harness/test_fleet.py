@@ -126,3 +126,17 @@ def test_a_stopped_leftover_is_replaced_and_serves_again():
     with pytest.raises(urllib.error.HTTPError) as refused:  # it answers, and still wants a login
         urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/fleetops/private/tags/list", timeout=10)
     assert refused.value.code == 401
+
+
+def test_the_fleet_registers_qemu_aarch64_for_the_arm64_host(tmp_path):
+    """`fleet.py prepare` registers aarch64 with flags OPFC; while it is registered an arm64 binary runs on this
+    amd64 machine (and on the amd64 hosts), so no test here can expect `exec format error` from one."""
+    import fleet
+
+    assert fleet.BINFMT_NAME in fleet.aarch64_handlers()
+    assert fleet.binfmt_flags(fleet.BINFMT / fleet.BINFMT_NAME) == set("OPFC")
+    busybox = tmp_path / "busybox"
+    busybox.write_bytes((fleet.STATE / "cache" / "busybox-arm64").read_bytes())  # the arm64 fixtures' binary
+    busybox.chmod(0o755)
+    out = subprocess.run([str(busybox), "uname", "-m"], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "aarch64"
