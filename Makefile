@@ -100,7 +100,7 @@ rpm-faults: venv
 molecule-amazon: venv
 	tests/molecule_amazon.sh
 
-# Issue 10: site.yml through ansible-runner (and its HTML report in headless Chromium), the EC2 inventory on moto,
+# Fleet runs: site.yml through ansible-runner (and its HTML report in headless Chromium), the EC2 inventory on moto,
 # the execution environment's build context; then four hosts with one lost mid-run.
 fleet-runs: venv
 	$(FLEET) up

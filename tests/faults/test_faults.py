@@ -1,8 +1,9 @@
-"""Faults injected on the local fleet (issue 8, section 2: items 1, 2, 3, 5 and 6 on apt).
+"""Faults injected on the local fleet: registry and dockerd killed mid-pull, the playbook killed mid-run, the dpkg
+lock held, secrets in a verbose run.
 
 Real hosts (systemd, dockerd, apt), real SSH, a real registry that the tests stop and start, real signals. The
 trixie host takes the kills mid-converge and the secrets run; the bookworm host converges meanwhile, then takes
-the registry, dockerd and lock faults. Item 4 (an unreachable host) lives in the Molecule `fleet` scenario.
+the registry, dockerd and lock faults. An unreachable host is covered by the Molecule `fleet` scenario.
 """
 import base64
 import json
