@@ -1,4 +1,5 @@
-"""The RPM repository stand-in: the seed's AL2 set exactly, what the README says each NEVRA carries, what it serves."""
+"""The RPM repository stand-in: the AL2 removal table's stack exactly, what the README says each NEVRA carries, what it
+serves."""
 import gzip
 import json
 import re
@@ -11,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = json.loads((ROOT / "tests" / "fleet" / "repo" / "rpm" / "stack.json").read_text())
-SEED = Path("/work/shared/seeds")
+NOTES = Path("/work/shared/seeds")  # the project's original notes, where the AL2 removal table comes from
 NS = {"c": "http://linux.duke.edu/metadata/common", "r": "http://linux.duke.edu/metadata/repo"}
 
 
@@ -19,12 +20,12 @@ def nevras(repo):
     return sorted(f"{e['name']}-{e['version']}-{e['release']}.x86_64" for e in STACK["repos"][repo])
 
 
-def test_the_al2_repositories_hold_the_seeds_removal_table_exactly():
-    """Rows of the seed's "Removing:" table (name, arch, version-release, @repo) are the AL2 repositories' NEVRAs."""
-    if SEED.is_dir():
-        seed_text = "\n".join(p.read_text() for p in sorted(SEED.glob("*.txt")))
-        rows = re.findall(r"^ (\S+)\s+(x86_64)\s+(\S+)\s+@(\S+)\s+[\d.]+ [kM]$", seed_text, re.M)
-    else:  # the seed travels with the brief, not with the repository: its rows, copied
+def test_the_al2_repositories_hold_the_al2_removal_table_exactly():
+    """Rows of the AL2 "Removing:" table (name, arch, version-release, @repo) are the AL2 repositories' NEVRAs."""
+    if NOTES.is_dir():
+        notes_text = "\n".join(p.read_text() for p in sorted(NOTES.glob("*.txt")))
+        rows = re.findall(r"^ (\S+)\s+(x86_64)\s+(\S+)\s+@(\S+)\s+[\d.]+ [kM]$", notes_text, re.M)
+    else:  # the notes are not part of the repository: the table's rows, copied
         rows = [("containerd", "x86_64", "1.7.11-1.amzn2.0.1", "amzn2extra-docker"),
                 ("docker", "x86_64", "20.10.25-1.amzn2.0.4", "amzn2extra-docker"),
                 ("libcgroup", "x86_64", "0.41-21.amzn2", "amzn2-core"),
