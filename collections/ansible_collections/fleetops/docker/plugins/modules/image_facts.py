@@ -89,6 +89,10 @@ RETURN = r"""
 images:
   description:
     - Image facts keyed by the familiar reference (C(busybox:latest)); also set as C(ansible_facts.docker_images).
+    - C(platform) (and C(os), C(architecture), C(variant), C(compatible)) is the platform the host would run;
+      C(platforms) lists every platform present locally under the name. The classic store (C(image_store=classic))
+      keeps one; the containerd image store (C(image_store=containerd)) keeps each platform pulled, and its image
+      C(id) is the digest of the registry's index (or manifest), not of the image config.
   returned: always
   type: dict
   sample:
@@ -103,6 +107,8 @@ images:
       architecture: arm64
       variant: v8
       platform: linux/arm64/v8
+      platforms: [linux/arm64/v8]
+      image_store: classic
       size: 11
       created: "2024-01-01T00:00:00Z"
       compatible: false
@@ -110,15 +116,15 @@ images:
         digest: sha256:db671735cf1f0875da15b9502509224f799257bf3505bf63074098afef2c6377
         media_type: application/vnd.docker.distribution.manifest.v2+json
         platforms: [linux/arm64/v8]
+        architectures: [arm64]
         offers_host_platform: false
+        runs_on: {linux/amd64: false, linux/arm64/v8: true}
         error: null
 host_platform:
   description: The host's platform, os/arch[/variant].
   returned: always
   type: str
-        architectures: [arm64]
   sample: linux/amd64
-        runs_on: {linux/amd64: false, linux/arm64/v8: true}
 all_compatible:
   description: True when every present image fits the host platform.
   returned: always
@@ -170,13 +176,13 @@ class ImageFacts:
 
     def __init__(self, client, host, allow_32bit=False, remote=False, mirrors=None, auth=None, readiness=()):
         self.client = client
+        self.readiness = readiness
         self.host = host
         self.allow_32bit = allow_32bit
         self.remote = remote
         self.mirrors = mirrors or {}
         self.auth = auth
 
-        self.readiness = readiness
     def for_references(self, requests):
         return [(request, self.client.inspect_image(request.local_ref)) for request in requests]
 
@@ -198,6 +204,7 @@ class ImageFacts:
             entry["compatible"] = platforms.compatible(platforms.from_image(image), self.host, self.allow_32bit)
         else:
             entry.update(id=None, repo_tags=[], repo_digests=[], os=None, architecture=None, variant=None,
+                         platforms=[], image_store=None,
                          platform=None, size=None, created=None, compatible=None)
         if self.remote and reference:
             entry["remote"] = self.remote_entry(request.source)
@@ -214,17 +221,17 @@ class ImageFacts:
         offered = platforms.offered_platforms(answer)
         return {"digest": descriptor.get("digest"), "media_type": descriptor.get("mediaType"),
                 "platforms": [str(p) for p in offered],
+                "architectures": sorted({p.architecture for p in offered}),
                 "offers_host_platform": any(platforms.compatible(p, self.host, self.allow_32bit) for p in offered),
+                "runs_on": {str(target): any(platforms.compatible(p, target, self.allow_32bit) for p in offered)
+                            for target in self.readiness} if offered else {},
                 "error": None}
 
     def gather(self, requests):
         rows = self.for_references(requests) if requests else self.for_all_local()
         images = {request.key: self.entry(request, image) for request, image in rows}
         incompatible = [key for key, entry in images.items() if entry["compatible"] is False]
-                "architectures": sorted({p.architecture for p in offered}),
         missing = [key for key, entry in images.items() if not entry["present"]]
-                "runs_on": {str(target): any(platforms.compatible(p, target, self.allow_32bit) for p in offered)
-                            for target in self.readiness} if offered else {},
         verdict = {"host_platform": str(self.host), "all_compatible": not incompatible,
                    "incompatible": incompatible, "missing": missing}
         return images, verdict
@@ -240,6 +247,7 @@ def main():
     argument_spec = {
         "images": {"type": "list", "elements": "raw", "default": []},
         "remote": {"type": "bool", "default": False},
+        "readiness_platforms": {"type": "list", "elements": "str", "default": ["linux/amd64", "linux/arm64/v8"]},
         "fail_on_incompatible": {"type": "bool", "default": False},
         "allow_32bit": {"type": "bool", "default": False},
     }
@@ -247,17 +255,16 @@ def main():
     module, requests, mirrors, auth = image_module(argument_spec, host=host)
     params = module.params
     try:
-        "readiness_platforms": {"type": "list", "elements": "str", "default": ["linux/amd64", "linux/arm64/v8"]},
+        readiness = [platforms.parse(text, host=host) for text in params["readiness_platforms"]]
+    except platforms.PlatformError as exc:
+        module.fail_json(msg=f"readiness_platforms: {exc}")
+    try:
         client = EngineClient(params["docker_host"], params["timeout"], deadline=params["deadline"])
         facts = ImageFacts(client, host, params["allow_32bit"], params["remote"], mirrors, auth, readiness)
         images, verdict = facts.gather(requests)
     except DaemonConnectionError as exc:
         daemon_down_in_check_mode(module, exc, "the requested images as missing", allowed=bool(requests))
         images = {request.key: facts.entry(request, None) for request in requests}
-    try:
-        readiness = [platforms.parse(text, host=host) for text in params["readiness_platforms"]]
-    except platforms.PlatformError as exc:
-        module.fail_json(msg=f"readiness_platforms: {exc}")
         verdict = {"host_platform": str(host), "all_compatible": True, "incompatible": [], "missing": list(images)}
     except EngineAPIError as exc:
         module.fail_json(msg=str(exc))

@@ -142,6 +142,7 @@ images:
       repo_digest: sha256:75a8ff18ed9347325ea3a20fe667a4fca75c24eb30b16def949e20b7c3ae4bfa
       remote_digest: null
       platform: linux/amd64
+      platforms: [linux/amd64]
       requested_platform: null
       attempts: 1
       seconds: 2.41
@@ -182,8 +183,15 @@ images:
       description: "Digest the registry reported (check mode and platform checks)."
       type: str
     platform:
-      description: "Platform of the local image afterwards, os/arch[/variant]."
+      description: "Platform of the local image afterwards, os/arch[/variant]: the requested one, else the one the
+        host would run."
       type: str
+    platforms:
+      description: "Every platform present locally under the reference afterwards. One with the classic store; the
+        containerd image store keeps each platform pulled, and a pull that adds one is a change although the ID
+        (the index digest) stays the same."
+      type: list
+      elements: str
     requested_platform:
       description: "Platform asked for, normalized."
       type: str
@@ -211,6 +219,12 @@ failed_images:
   returned: always
   type: list
   elements: str
+skipped_images:
+  description: Familiar references of the images the platform guard did not pull (O(platform_guard=skip)).
+  returned: always
+  type: list
+  elements: str
+  version_added: 1.1.0
 """
 
 import math
@@ -219,12 +233,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.fleetops.docker.plugins.module_utils import (
     _platforms as platforms,
-skipped_images:
-  description: Familiar references of the images the platform guard did not pull (O(platform_guard=skip)).
-  returned: always
-  type: list
-  elements: str
-  version_added: 1.1.0
 )
 from ansible_collections.fleetops.docker.plugins.module_utils._docker_api import (
     DaemonConnectionError,
@@ -262,15 +270,6 @@ class ImageFailure(Exception):
         self.kind = kind
 
 
-class ImagePuller:
-    """Pull (or predict) one image request at a time; safe to run in several threads."""
-
-    def __init__(self, client, auth_headers, check_mode=False, retries=3, retry_delay=2.0, sleep=time.sleep,
-                 guard="off", host=None):
-        self.client = client
-        self.auth_headers = auth_headers
-        self.check_mode = check_mode
-        self.retries = retries
 class ImageSkipped(Exception):
     """The platform guard (skip) decided not to pull an image."""
 
@@ -278,20 +277,29 @@ class ImageSkipped(Exception):
 PLATFORM_GUARDS = ("fail", "skip", "off")
 
 
+class ImagePuller:
+    """Pull (or predict) one image request at a time; safe to run in several threads."""
+
+    def __init__(self, client, auth_headers, check_mode=False, retries=3, retry_delay=2.0, sleep=time.sleep,
+                 guard="off", host=None):
+        self.client = client
+        self.guard = guard
+        self.host = host or platforms.host_platform()
+        self.auth_headers = auth_headers
+        self.check_mode = check_mode
+        self.retries = retries
         self.retry_delay = retry_delay
         self.sleep = sleep
 
     def run(self, requests, concurrency):
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        self.guard = guard
-        self.host = host or platforms.host_platform()
             return list(pool.map(self.process, requests))
 
     @staticmethod
     def new_result(request):
         return {"name": request.name, "reference": str(request.reference), "familiar": request.reference.familiar,
                 "source": str(request.source), "requested_platform": str(request.platform or "") or None,
-                "previous_id": None, "id": None, "platform": None, "repo_digest": None, "remote_digest": None,
+                "previous_id": None, "id": None, "platform": None, "platforms": [], "repo_digest": None, "remote_digest": None,
                 "action": "unchanged", "changed": False, "failed": False, "attempts": 0, "error_kind": None,
                 "msg": ""}
 
@@ -308,6 +316,8 @@ PLATFORM_GUARDS = ("fail", "skip", "off")
                 self._predict(result, request, before)
             else:
                 self._pull(result, request)
+        except ImageSkipped as exc:
+            result.update(action="skipped", msg=str(exc))
         except ImageFailure as exc:
             result.update(failed=True, action="failed", msg=str(exc), error_kind=exc.kind)
         except EngineAPIError as exc:
@@ -316,21 +326,24 @@ PLATFORM_GUARDS = ("fail", "skip", "off")
             result.update(failed=True, action="failed", msg=message, error_kind=kind)
         except Exception as exc:  # one image's unexpected error must not lose the other images' results
             result.update(failed=True, action="failed", error_kind="error",
-        except ImageSkipped as exc:
-            result.update(action="skipped", msg=str(exc))
                           msg=f"{request.reference.familiar}: unexpected {type(exc).__name__}: {exc}")
         result["seconds"] = round(time.time() - started, 3)
         return result
 
     def _describe_local(self, result, request, image):
         if image:
-            result["platform"] = image_view(image)["platform"]
+            view = image_view(image)
+            wanted = [p for p in view["platforms"] if request.platform and platforms.matches(request.platform,
+                                                                                             platforms.parse(p))]
+            result.update(platform=wanted[0] if wanted else view["platform"], platforms=view["platforms"])
             digests = repo_digests(image, request.source.name)
             result["repo_digest"] = digests[0] if digests else None
 
     @staticmethod
     def _platform_ok(request, image):
-        return not request.platform or platforms.matches(request.platform, platforms.from_image(image))
+        """The requested platform is present (the containerd image store may hold several under one name)."""
+        return not request.platform or any(platforms.matches(request.platform, platforms.parse(p))
+                                           for p in image_view(image)["platforms"])
 
     def _retrying(self, result, call, *args, **kwargs):
         for attempt in range(self.retries + 1):
@@ -358,23 +371,10 @@ PLATFORM_GUARDS = ("fail", "skip", "off")
             listed = ", ".join(str(p) for p in offered)
             raise ImageFailure(f"{request.reference.familiar}: the registry does not offer platform "
                                f"{request.platform}; it offers: {listed}", "platform_unavailable")
-        return result["remote_digest"]
-
-    def _predict(self, result, request, before):
-        remote_digest = self._remote(result, request)
-        local_digests = repo_digests(before, request.source.name) if before else []
-        up_to_date = before and self._platform_ok(request, before) and remote_digest in local_digests
-        if not up_to_date:
-            result.update(action="would_pull", changed=True)
-
-    def _pull(self, result, request):
-        if request.platform or self._guarded(request):
-            self._remote(result, request)
-        source = request.source
         if self._guarded(request) and offered and not any(platforms.compatible(p, self.host) for p in offered):
             self._refuse(request, offered)
-        self._retrying(result, self.client.pull_stream, source.name, source.pull_tag,
-                       platform=str(request.platform) if request.platform else None,
+        return result["remote_digest"]
+
     def _guarded(self, request):
         return self.guard != "off" and not request.platform
 
@@ -387,6 +387,19 @@ PLATFORM_GUARDS = ("fail", "skip", "off")
                            f"runs on this host ({self.host}); it offers: {listed} (platform_guard=fail)",
                            "platform_unavailable")
 
+    def _predict(self, result, request, before):
+        remote_digest = self._remote(result, request)
+        local_digests = repo_digests(before, request.source.name) if before else []
+        up_to_date = before and self._platform_ok(request, before) and remote_digest in local_digests
+        if not up_to_date:
+            result.update(action="would_pull", changed=True)
+
+    def _pull(self, result, request):
+        if request.platform or self._guarded(request):
+            self._remote(result, request)
+        source = request.source
+        self._retrying(result, self.client.pull_stream, source.name, source.pull_tag,
+                       platform=str(request.platform) if request.platform else None,
                        auth_header=self.auth_headers.get(source.domain))
         if request.mirrored and request.reference.tag:
             self.client.tag_image(str(source), request.reference.name, request.reference.tag)
@@ -394,12 +407,14 @@ PLATFORM_GUARDS = ("fail", "skip", "off")
         if not after:
             raise ImageFailure(f"{request.reference.familiar}: the daemon reported a successful pull but the "
                                "image is not present", "error")
+        before_platforms = result["platforms"]
         self._describe_local(result, request, after)
         result["id"] = after.get("Id")
         if not self._platform_ok(request, after):
             raise ImageFailure(f"{request.reference.familiar}: the daemon kept the {result['platform']} image "
                                f"although {request.platform} was requested", "platform_unavailable")
-        if result["id"] != result["previous_id"]:
+        # The containerd store keeps the index digest as ID when a pull adds a platform.
+        if result["id"] != result["previous_id"] or sorted(result["platforms"]) != sorted(before_platforms):
             result.update(action="pulled", changed=True)
 
 
@@ -422,6 +437,7 @@ def main():
         "images": {"type": "list", "elements": "raw", "required": True},
         "pull": {"type": "str", "choices": list(PULL_POLICIES), "default": "missing"},
         "platform": {"type": "str"},
+        "platform_guard": {"type": "str", "choices": list(PLATFORM_GUARDS), "default": "fail"},
         "concurrency": {"type": "int", "default": 4},
         "retries": {"type": "int", "default": 3},
         "retry_delay": {"type": "float", "default": 2.0},
@@ -437,7 +453,6 @@ def main():
         headers = resolve_auth_headers(requests, auth)
         client = EngineClient(params["docker_host"], params["timeout"], deadline=params["deadline"])
         client.version()
-        "platform_guard": {"type": "str", "choices": list(PLATFORM_GUARDS), "default": "fail"},
         daemon_down = None
     except DaemonConnectionError as exc:
         daemon_down_in_check_mode(module, exc, "every image as would_pull")

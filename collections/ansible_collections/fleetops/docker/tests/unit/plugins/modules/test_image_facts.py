@@ -7,6 +7,7 @@ import pytest
 from ansible_collections.fleetops.docker.plugins.module_utils import _platforms
 from ansible_collections.fleetops.docker.plugins.modules import image_facts
 from ansible_collections.fleetops.docker.tests.unit.plugins.fake_docker_api import (
+    ENGINE_SHAPES,
     FakeEngine,
 )
 
@@ -15,9 +16,9 @@ UNAME_AMD64 = ("Linux", "al2-host", "5.10.0", "#1 SMP", "x86_64")
 UNAME_ARM64 = ("Linux", "graviton-host", "6.1.0", "#1 SMP", "aarch64")
 
 
-@pytest.fixture
-def engine():
-    fake = FakeEngine().start()
+@pytest.fixture(params=ENGINE_SHAPES)
+def engine(request):
+    fake = FakeEngine(shape=request.param).start()
     fake.registry("docker.io").push("library/busybox", "latest", ["linux/amd64", "linux/arm64/v8", "linux/arm/v7"])
     fake.add_local_image("busybox:latest", "linux/amd64")
     fake.add_local_image("alpine:latest", "linux/amd64")
@@ -115,7 +116,6 @@ def test_remote_reports_registry_digest_and_platforms_without_pulling(run_module
     assert engine.calls("POST") == []
 
 
-def test_every_local_image_when_no_images_are_given(run_module, engine, host):
 def test_remote_readiness_judges_each_offer_for_amd64_and_arm64(run_module, engine, host):
     engine.registry("quay.io").push("centos7/httpd-24-centos7", "latest", ["linux/amd64"])
     engine.registry("docker.io").push("fleetops/arm64-only", "latest", ["linux/arm64/v8"])
@@ -146,6 +146,7 @@ def test_invalid_readiness_platform_fails_clearly(run_module, engine, host):
     assert engine.requests == []
 
 
+def test_every_local_image_when_no_images_are_given(run_module, engine, host):
     result = run_module(image_facts, facts_args(engine, []))
 
     assert sorted(result["images"]) == ["alpine:latest", "busybox:latest", "fleetops/arm64-only:latest",
