@@ -53,7 +53,7 @@ KINDS = {
                "image": "fleetops/host-al2023", "prefix": "fleet-al2023", "group": "amazon_al2023_standin",
                "rpm_repo": True},
 }
-DEFAULT_HOSTS = "bookworm=2,arm64=1"
+DEFAULT_HOSTS = "bookworm=2,trixie=1,arm64=1"
 HOST_IMAGE = KINDS["bookworm"]["image"]  # also runs the registries (Debian's docker-registry is in it)
 NETWORK = SPEC["network"]
 REGISTRY = "fleetops-registry"
@@ -143,7 +143,7 @@ def ensure_images(kinds):
     kinds = list(dict.fromkeys(["bookworm", *kinds]))  # bookworm runs the registries
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(kinds) + 1) as pool:
         repo = pool.submit(rpm_repo_dir) if needs_rpm_repo(kinds) else None
-        for kind, tag in zip(kinds, pool.map(ensure_image, kinds)):
+        for kind, tag in zip(kinds, pool.map(ensure_image, kinds), strict=True):
             docker("tag", tag, f"{KINDS[kind]['image']}:latest")
         if repo:
             repo.result()
@@ -595,7 +595,6 @@ def main():
                                             "binfmt"])
     parser.add_argument("state", nargs="?", choices=["on", "off", "status"], default="status",
                         help="binfmt: register (on) or remove (off) the aarch64 handler the arm64 host needs")
-
     parser.add_argument("--hosts", default=os.environ.get("FLEET_HOSTS", DEFAULT_HOSTS))
     parser.add_argument("--kinds", default=os.environ.get("FLEET_KINDS", ",".join(KINDS)),
                         help="image/prepare: the host kinds whose images to build (default: all)")
