@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Gate "build-check", after antsibull-nox's build-import-check built the collection and ran galaxy-importer:
-# the artifact holds no junk, it installs into a clean collections path, and a module from that installed copy
-# -- and only from it -- runs for real.
+# the artifact holds no junk and carries the roles, it installs into a clean collections path, a module from that
+# installed copy -- and only from it -- runs for real, and site.yml runs against the local fleet with only that path
+# (roles called by FQCN from the tarball).
 GATE=build-check
 source "$(dirname "$0")/lib.sh"
 
@@ -32,7 +33,9 @@ contents() {
         return 1
     fi
     local file missing=0
-    for file in MANIFEST.json FILES.json meta/runtime.yml CHANGELOG.rst $(cd "$COLL" && ls plugins/modules/*.py plugins/module_utils/*.py); do
+    for file in MANIFEST.json FILES.json meta/runtime.yml CHANGELOG.rst $(cd "$COLL" && ls plugins/modules/*.py \
+        plugins/module_utils/*.py plugins/filter/*.py roles/*/tasks/*.yml roles/*/meta/*.yml roles/*/defaults/*.yml \
+        roles/*/templates/*.j2 roles/*/templates/*/*.j2); do
         grep -qxF "$file" <<<"$listing" || { echo "missing from the artifact: $file"; missing=1; }
     done
     return "$missing"
@@ -94,8 +97,31 @@ run_installed_module() {
         { echo "check mode changed the file"; return 1; }
 }
 
+# site.yml from a copy of playbooks/ in the temp dir, the local fleet's inventory, and only the installed collection.
+run_site_from_tarball() {
+    [[ -d "$WORK/collections/ansible_collections/fleetops/docker/roles/docker_engine" ]] ||
+        { echo "the installed collection has no roles"; return 1; }
+    "$BIN/python" tests/fleet/fleet.py up || return 1
+    cp -r "$ROOT/playbooks" "$WORK/playbooks"
+    # The natively running hosts (the emulated arm64 host's first install takes about ten minutes).
+    isolated ansible-playbook -i "$ROOT/inventory/local" playbooks/site.yml -e 'fleet_hosts=docker_hosts:!debian_arm64' \
+        || return 1
+    local found
+    found="$(isolated ansible-galaxy collection list fleetops.docker 2>/dev/null | grep -c '^fleetops.docker ')"
+    ((found == 1)) || { echo "fleetops.docker is visible $found times (want exactly the installed copy)"; return 1; }
+    "$BIN/python" - "$WORK/reports" <<'PY'
+import glob, json, sys
+reports = sorted(glob.glob(sys.argv[1] + "/fleet-*.json"))
+assert reports, "site.yml wrote no report in " + sys.argv[1]
+report = json.load(open(reports[-1]))
+print("report:", reports[-1], report["summary"])
+assert report["hosts"] and all(h["status"] == "ok" for h in report["hosts"]), report["summary"]
+PY
+}
+
 check artifact artifact
 check artifact-contents contents
 check install install_tarball
 check run-installed-module run_installed_module
+check site-from-tarball run_site_from_tarball
 finish
