@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
+
+from conftest import BIN, PATTERN, ROOT
 
 
 def ok_tasks(events, host):
@@ -57,11 +61,6 @@ def test_report_artefacts_from_the_events(site_run):
 
 
 def playbook(*args, cwd=None, extra_env=None):
-    import os
-    import subprocess
-
-    from conftest import BIN, ROOT
-
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=str(ROOT / "collections"),
                ANSIBLE_ROLES_PATH=str(ROOT / "roles"), ANSIBLE_NOCOLOR="1", **(extra_env or {}))
     return subprocess.run([str(BIN / "ansible-playbook"), *args], cwd=cwd or ROOT, env=env, capture_output=True,
@@ -69,10 +68,6 @@ def playbook(*args, cwd=None, extra_env=None):
 
 
 def test_report_yml_is_read_only_and_meaningful_under_check(site_run, tmp_path):
-    from conftest import ROOT
-
-    from conftest import PATTERN
-
     proc = playbook("-i", str(ROOT / "inventory" / "local"), "playbooks/report.yml", "--check", "--diff",
                     "-e", f"fleet_report_dir={tmp_path}", "-e", f"fleet_hosts={PATTERN}")
     assert proc.returncode == 0, proc.stdout + proc.stderr
