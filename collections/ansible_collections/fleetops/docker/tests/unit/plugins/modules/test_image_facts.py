@@ -130,8 +130,8 @@ def test_remote_readiness_judges_each_offer_for_amd64_and_arm64(run_module, engi
     remote = {key: entry["remote"] for key, entry in result["images"].items()}
     assert remote["busybox:latest"]["architectures"] == ["amd64", "arm", "arm64"]
     assert remote["busybox:latest"]["runs_on"] == {"linux/amd64": True, "linux/arm64/v8": True}
-    assert remote["quay.io/centos7/httpd-24-centos7:latest"]["runs_on"] == {"linux/amd64": True,
-                                                                           "linux/arm64/v8": False}
+    quay = remote["quay.io/centos7/httpd-24-centos7:latest"]
+    assert quay["runs_on"] == {"linux/amd64": True, "linux/arm64/v8": False}
     assert remote["fleetops/arm64-only:latest"]["runs_on"] == {"linux/amd64": False, "linux/arm64/v8": True}
     assert remote["fleetops/armhf-tool:1"]["runs_on"] == {"linux/amd64": False, "linux/arm64/v8": False}
     assert remote["alpine:latest"]["runs_on"] == {}  # the registry did not answer: unknown, not "blocked"
