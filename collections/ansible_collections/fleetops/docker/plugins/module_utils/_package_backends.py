@@ -87,33 +87,32 @@ APT_GET = ["apt-get", "-y", "-o", "DPkg::Lock::Timeout={lock_timeout}",
            "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold"]
 APT_MADISON = ["apt-cache", "madison", END]
 
+
 # Version locks (the `versionlock` option). yum-plugin-versionlock and dnf's versionlock plugin write entries as
 # "EPOCH:NAME-VERSION-RELEASE.*" (yum 3) or "NAME-EPOCH:VERSION-RELEASE.*" (dnf 4); apt-mark holds names. `bypass`:
 # the extra options with which listing and installing see past the locks, so a pin still resolves and moves them.
-YUM_VERSIONLOCK = {
-    "list": {"argv": YUM + ["-q", "versionlock", "list"], "parser": "versionlock"},
-    "add": {"argv": YUM + ["-q", "versionlock", "add"]},
-    "delete": {"argv": YUM + ["-q", "versionlock", "delete"]},
-    "add_spec": "{name}-{version}-{release}",
-    "entry": "{epoch}:{name}-{version}-{release}.*",
-    "no_plugin": [r"No such command: versionlock"],
-    "plugin": "yum-plugin-versionlock",
-    "hides_available": True,  # yum 3's `list available` leaves out what a lock excludes; dnf's repoquery does not
-    "bypass": {"available": ["--disableplugin=versionlock"], "install": ["--disableplugin=versionlock"],
-               "downgrade": ["--disableplugin=versionlock"]},
-}
-DNF_VERSIONLOCK = {
-    "list": {"argv": DNF + ["-q", "versionlock", "list"], "parser": "versionlock"},
-    "add": {"argv": DNF + ["-q", "versionlock", "add"]},
-    "delete": {"argv": DNF + ["-q", "versionlock", "delete"]},
-    "add_spec": "{name}-{epoch}:{version}-{release}",
-    "entry": "{name}-{epoch}:{version}-{release}.*",
-    "no_plugin": [r"No such command: versionlock"],
-    "plugin": "python3-dnf-plugin-versionlock",
-    "bypass": {"available": ["--disableplugin=versionlock"], "install": ["--disableplugin=versionlock"],
-               "downgrade": ["--disableplugin=versionlock"]},
-}
-APT_VERSIONLOCK = {
+def rpm_versionlock(base, entry, add_spec, plugin, hides_available):
+    """The versionlock commands of yum or dnf (`base`): the plugin, its entry format and how to see past it."""
+    bypass = ["--disableplugin=versionlock"]
+    return {
+        "list": {"argv": base + ["-q", "versionlock", "list"], "parser": "versionlock"},
+        "add": {"argv": base + ["-q", "versionlock", "add"]},
+        "delete": {"argv": base + ["-q", "versionlock", "delete"]},
+        "add_spec": add_spec,
+        "entry": entry,
+        "no_plugin": [r"No such command: versionlock"],
+        "plugin": plugin,
+        "hides_available": hides_available,
+        "bypass": {"available": bypass, "install": bypass, "downgrade": bypass},
+    }
+
+
+# yum 3's `list available` leaves out what a lock excludes; dnf's repoquery does not (only its transactions do).
+YUM_VERSIONLOCK = rpm_versionlock(YUM, "{epoch}:{name}-{version}-{release}.*", "{name}-{version}-{release}",
+                                  "yum-plugin-versionlock", hides_available=True)
+DNF_VERSIONLOCK = rpm_versionlock(DNF, "{name}-{epoch}:{version}-{release}.*", "{name}-{epoch}:{version}-{release}",
+                                  "python3-dnf-plugin-versionlock", hides_available=False)
+APT_VERSIONLOCK = {  # apt-mark holds names; apt-get needs leave to change or remove a held package
     "list": {"argv": ["apt-mark", "showhold"], "parser": "names"},
     "add": {"argv": ["apt-mark", "hold"]},
     "delete": {"argv": ["apt-mark", "unhold"]},
