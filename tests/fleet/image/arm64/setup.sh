@@ -12,6 +12,10 @@ for unit in $(grep -l -E '^(Load|Set)Credential' /lib/systemd/system/*.service);
   printf '[Service]\nLoadCredential=\nSetCredential=\n' > "/etc/systemd/system/$name.d/qemu-user.conf"
 done
 
+# A systemd user manager cannot start under qemu-user (no PR_SET_CHILD_SUBREAPER; user@.service times out after
+# 90 s), and pam_systemd makes every SSH login wait for it: SSH sessions here get no user manager.
+sed -i '/pam_systemd\.so/d' /etc/pam.d/common-session
+
 # qemu-user passes no netfilter calls, arm64 runc cannot clone its namespaces and containerd-shim-runc-v2 makes a
 # syscall qemu refuses: use the native amd64 builds (same Debian versions), with their libraries via multiarch.
 dpkg --add-architecture amd64

@@ -32,7 +32,7 @@ _value:
   description:
     - >-
       C(architectures) one entry per architecture present in the fleet C({architecture, label, hosts, images,
-      targets}), C(targets) one per other judged architecture C({architecture, platform, ready, blocked, unknown}),
+      not_pulled, targets}) (C(images) are present on at least one of its hosts, C(not_pulled) required but on none), C(targets) one per other judged architecture C({architecture, platform, ready, blocked, unknown}),
       C(blocked) a list of C({image, offers, reason}).
     - >-
       C(summary) one sentence per architecture and target, such as C(x86_64 hosts run 5 images; 4 are ready for
@@ -63,9 +63,12 @@ def fleet_readiness(entries):
         arch = _architecture(report.get("host_platform"))
         if not arch:
             continue
-        group = by_arch.setdefault(arch, {"hosts": set(), "images": {}})
+        group = by_arch.setdefault(arch, {"hosts": set(), "images": {}, "absent": set()})
         group["hosts"].add(entry["name"])
         for name, image in (report.get("images") or {}).items():
+            if not image.get("present"):  # required but not pulled here (e.g. the platform guard skipped it)
+                group["absent"].add(name)
+                continue
             remote = image.get("remote") or {}
             if group["images"].get(name, {}).get("runs_on") and not remote.get("runs_on"):
                 continue  # keep the answer of a host whose registry query succeeded
@@ -78,6 +81,7 @@ def fleet_readiness(entries):
     architectures, summary = [], []
     for arch in sorted(by_arch):
         group, label = by_arch[arch], HOST_LABELS.get(arch, arch)
+        absent = sorted(group["absent"] - set(group["images"]))
         targets = []
         for target in sorted(a for a in judged if a != arch):
             platform, ready, blocked, unknown = judged[target], [], [], []
@@ -100,9 +104,11 @@ def fleet_readiness(entries):
                 sentence += "; blocked: " + ", ".join(f"{b['image']} ({b['reason']})" for b in blocked)
             if unknown:
                 sentence += "; unknown (no registry answer): " + ", ".join(unknown)
+            if absent:
+                sentence += "; not pulled on these hosts: " + ", ".join(absent)
             summary.append(sentence)
         architectures.append({"architecture": arch, "label": label, "hosts": sorted(group["hosts"]),
-                              "images": sorted(group["images"]), "targets": targets})
+                              "images": sorted(group["images"]), "not_pulled": absent, "targets": targets})
     if by_arch and not judged:
         summary.append("readiness unknown: no registry platforms were gathered (image_facts remote=true, "
                        "docker_images_remote_facts)")

@@ -57,6 +57,17 @@ def test_x86_64_hosts_and_what_blocks_arm64():
         "arm64 hosts run 2 images; 1 is ready for amd64; blocked: fleetops/arm64-only:latest (arm64 only)"]
 
 
+def test_images_the_hosts_of_an_architecture_do_not_have_are_not_counted_but_named():
+    entry = host("g1", "linux/arm64/v8", ["busybox:latest", QUAY])
+    entry["data"]["images"]["images"][QUAY]["present"] = False  # the platform guard skipped it
+
+    result = fleet_readiness([entry])
+
+    assert result["architectures"][0]["images"] == ["busybox:latest"]
+    assert result["architectures"][0]["not_pulled"] == [QUAY]
+    assert result["summary"] == [f"arm64 hosts run 1 image; 1 is ready for amd64; not pulled on these hosts: {QUAY}"]
+
+
 def test_an_unanswered_registry_is_unknown_not_ready_unless_another_host_got_the_answer():
     only_broken = fleet_readiness([host("a1", "linux/amd64", ["busybox:latest", QUAY], broken=[QUAY])])
     answered_elsewhere = fleet_readiness([host("a1", "linux/amd64", [QUAY], broken=[QUAY]),
