@@ -537,7 +537,7 @@ def ensure_hosts(counts):
         docker("volume", "rm", f"{name}-docker", check=False)
     hosts = {name: {"ansible_host": "127.0.0.1", "ansible_port": published_port(name, 22)} for name in names}
     for name, host in hosts.items():
-        wait_ssh(name, host["ansible_port"], key)
+        wait_ssh(name, host["ansible_port"], key, 60 if KINDS[names[name]]["arch"] == "amd64" else 240)  # qemu boots slowly
     write_inventory(hosts, names, key)
     return hosts
 
