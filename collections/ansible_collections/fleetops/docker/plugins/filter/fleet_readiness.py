@@ -32,7 +32,8 @@ _value:
   description:
     - >-
       C(architectures) one entry per architecture present in the fleet C({architecture, label, hosts, images,
-      not_pulled, targets}) (C(images) are present on at least one of its hosts, C(not_pulled) required but on none), C(targets) one per other judged architecture C({architecture, platform, ready, blocked, unknown}),
+      not_pulled, targets}) (C(images) are present on at least one of its hosts, C(not_pulled) required but on
+      none), C(targets) one per other judged architecture C({architecture, platform, ready, blocked, unknown}),
       C(blocked) a list of C({image, offers, reason}).
     - >-
       C(summary) one sentence per architecture and target, such as C(x86_64 hosts run 5 images; 4 are ready for
