@@ -53,7 +53,7 @@ CONNECT_ERRORS = {
 }
 
 
-class EngineAPIError(Exception):
+class DockerAPIError(Exception):
     """An Engine API call failed; `daemon_message` is the daemon's own text when it sent one."""
 
     def __init__(self, message, status=None, daemon_message=None):
@@ -62,11 +62,11 @@ class EngineAPIError(Exception):
         self.daemon_message = daemon_message if daemon_message is not None else message
 
 
-class DaemonConnectionError(EngineAPIError):
+class DaemonConnectionError(DockerAPIError):
     """The socket could not be reached at all (daemon down, permissions, timeout)."""
 
 
-class StreamError(EngineAPIError):
+class StreamError(DockerAPIError):
     """An `error`/`errorDetail` entry inside a streamed answer (HTTP status was 200)."""
 
 
@@ -98,7 +98,7 @@ def socket_path_from_docker_host(docker_host):
         path = docker_host[len("unix://"):]
         if path.startswith("/"):
             return path
-    raise EngineAPIError(
+    raise DockerAPIError(
         f"docker_host={docker_host!r} is not supported: only local UNIX sockets such as {DEFAULT_DOCKER_HOST} "
         "are (the Engine API is reached over the daemon's socket on the target host).")
 
@@ -108,13 +108,13 @@ def version_tuple(version):
 
 
 def _parse_api_version(version):
-    """The daemon's ApiVersion as a tuple; EngineAPIError when it is not 'N.N'."""
+    """The daemon's ApiVersion as a tuple; DockerAPIError when it is not 'N.N'."""
     try:
         parsed = version_tuple(version)
     except ValueError:
         parsed = ()
     if not isinstance(version, str) or len(parsed) != 2:
-        raise EngineAPIError(f"GET /version reported an ApiVersion that is not 'major.minor': {version!r:.100}")
+        raise DockerAPIError(f"GET /version reported an ApiVersion that is not 'major.minor': {version!r:.100}")
     return parsed
 
 
@@ -143,11 +143,11 @@ def iter_json_stream(chunks, max_entry=MAX_STREAM_ENTRY_BYTES):
             buffer = buffer[end:]
             yield obj
         if len(buffer) > max_entry:
-            raise EngineAPIError(f"The Docker daemon sent more than {max_entry} bytes that are not a JSON document: "
+            raise DockerAPIError(f"The Docker daemon sent more than {max_entry} bytes that are not a JSON document: "
                                  f"{buffer[:200]!r}")
     buffer += text.decode(b"", final=True)
     if buffer.strip():
-        raise EngineAPIError(f"Truncated or invalid JSON stream from the Docker daemon: {buffer[:200]!r}")
+        raise DockerAPIError(f"Truncated or invalid JSON stream from the Docker daemon: {buffer[:200]!r}")
 
 
 def stream_error(event):
@@ -163,7 +163,7 @@ def stream_error(event):
     return str(message) if message else None
 
 
-class EngineClient:
+class DockerAPIClient:
     def __init__(self, docker_host=DEFAULT_DOCKER_HOST, timeout=DEFAULT_TIMEOUT, connection_factory=None,
                  api_version=None, deadline=None, clock=time.monotonic):
         """deadline: seconds all calls of this client may take together (None or 0: no limit)."""
@@ -241,7 +241,7 @@ class EngineClient:
         length = getattr(response, "length", None)  # Content-Length; None when chunked
         if length is not None and length > MAX_ANSWER_BYTES:
             conn.close()
-            raise EngineAPIError(f"Docker daemon answered {method} {path} with more than {MAX_ANSWER_BYTES} bytes")
+            raise DockerAPIError(f"Docker daemon answered {method} {path} with more than {MAX_ANSWER_BYTES} bytes")
         try:
             # read() checks a Content-Length body is complete; read(n) would return a short body silently.
             raw = response.read() if length is not None else response.read(MAX_ANSWER_BYTES + 1)
@@ -256,7 +256,7 @@ class EngineClient:
                 f"(was it stopped or restarted?): {exc!r}") from None
         if len(raw) > MAX_ANSWER_BYTES:
             conn.close()
-            raise EngineAPIError(f"Docker daemon answered {method} {path} with more than {MAX_ANSWER_BYTES} bytes")
+            raise DockerAPIError(f"Docker daemon answered {method} {path} with more than {MAX_ANSWER_BYTES} bytes")
         return raw
 
     @staticmethod
@@ -266,7 +266,7 @@ class EngineClient:
             message = json.loads(text).get("message") or text
         except (ValueError, AttributeError):
             message = text
-        return EngineAPIError(
+        return DockerAPIError(
             f"Docker daemon answered {method} {path} with HTTP {status}: {message}",
             status=status, daemon_message=message)
 
@@ -283,7 +283,7 @@ class EngineClient:
         try:
             return json.loads(text)
         except ValueError:
-            raise EngineAPIError(f"Docker daemon answered {method} {path} with non-JSON data: {text[:200]!r}") from None
+            raise DockerAPIError(f"Docker daemon answered {method} {path} with non-JSON data: {text[:200]!r}") from None
 
     # --- version negotiation ---------------------------------------------------------------
     @property
@@ -296,16 +296,16 @@ class EngineClient:
     def _negotiate(self):
         version = self.request("GET", "/version", versioned=False) or {}
         if not isinstance(version, dict):
-            raise EngineAPIError(f"GET /version did not answer a JSON object: {version!r:.200}")
+            raise DockerAPIError(f"GET /version did not answer a JSON object: {version!r:.200}")
         self._daemon_version = version
         daemon_api = version.get("ApiVersion")
         if not daemon_api:
-            raise EngineAPIError(f"GET /version did not report an ApiVersion: {version!r:.200}")
+            raise DockerAPIError(f"GET /version did not report an ApiVersion: {version!r:.200}")
         _parse_api_version(daemon_api)
         chosen = min(daemon_api, MAX_API_VERSION, key=version_tuple)
         if version_tuple(chosen) < version_tuple(MIN_API_VERSION):
             daemon = version.get("Version", "?")
-            raise EngineAPIError(f"Docker daemon {daemon} speaks Engine API {daemon_api}; API {MIN_API_VERSION} "
+            raise DockerAPIError(f"Docker daemon {daemon} speaks Engine API {daemon_api}; API {MIN_API_VERSION} "
                                  "or newer is required (Docker 17.09+).")
         return chosen
 
@@ -319,12 +319,12 @@ class EngineClient:
         """GET path; with missing_ok a 404 returns None. An answer that is not of type `expect` is an error."""
         try:
             answer = self.request("GET", path, params=params, headers=headers)
-        except EngineAPIError as exc:
+        except DockerAPIError as exc:
             if missing_ok and exc.status == 404:
                 return None
             raise
         if answer is not None and not isinstance(answer, expect):
-            raise EngineAPIError(f"Docker daemon answered GET {path} with a JSON {type(answer).__name__} where a "
+            raise DockerAPIError(f"Docker daemon answered GET {path} with a JSON {type(answer).__name__} where a "
                                  f"{'list' if expect is list else 'object'} was expected: {answer!r:.200}")
         return answer
 

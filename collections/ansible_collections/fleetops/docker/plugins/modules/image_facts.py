@@ -155,8 +155,8 @@ from ansible_collections.fleetops.docker.plugins.module_utils import (
 )
 from ansible_collections.fleetops.docker.plugins.module_utils._docker_api import (
     DaemonConnectionError,
-    EngineAPIError,
-    EngineClient,
+    DockerAPIClient,
+    DockerAPIError,
 )
 from ansible_collections.fleetops.docker.plugins.module_utils._image_options import (
     daemon_down_in_check_mode,
@@ -213,7 +213,7 @@ class ImageFacts:
     def remote_entry(self, source):
         try:
             answer = self.client.distribution(str(source), self.auth.header_for(source.domain)) or {}
-        except (EngineAPIError, RegistryAuthError) as exc:
+        except (DockerAPIError, RegistryAuthError) as exc:
             return {"digest": None, "media_type": None, "platforms": [], "architectures": [],
                     "offers_host_platform": None, "runs_on": {},
                     "error": getattr(exc, "daemon_message", None) or str(exc)}
@@ -259,14 +259,14 @@ def main():
     except platforms.PlatformError as exc:
         module.fail_json(msg=f"readiness_platforms: {exc}")
     try:
-        client = EngineClient(params["docker_host"], params["timeout"], deadline=params["deadline"])
+        client = DockerAPIClient(params["docker_host"], params["timeout"], deadline=params["deadline"])
         facts = ImageFacts(client, host, params["allow_32bit"], params["remote"], mirrors, auth, readiness)
         images, verdict = facts.gather(requests)
     except DaemonConnectionError as exc:
         daemon_down_in_check_mode(module, exc, "the requested images as missing", allowed=bool(requests))
         images = {request.key: facts.entry(request, None) for request in requests}
         verdict = {"host_platform": str(host), "all_compatible": True, "incompatible": [], "missing": list(images)}
-    except EngineAPIError as exc:
+    except DockerAPIError as exc:
         module.fail_json(msg=str(exc))
 
     output = dict(changed=False, images=images, **verdict)

@@ -236,8 +236,8 @@ from ansible_collections.fleetops.docker.plugins.module_utils import (
 )
 from ansible_collections.fleetops.docker.plugins.module_utils._docker_api import (
     DaemonConnectionError,
-    EngineAPIError,
-    EngineClient,
+    DockerAPIClient,
+    DockerAPIError,
 )
 from ansible_collections.fleetops.docker.plugins.module_utils._image_errors import (
     classify,
@@ -320,7 +320,7 @@ class ImagePuller:
             result.update(action="skipped", msg=str(exc))
         except ImageFailure as exc:
             result.update(failed=True, action="failed", msg=str(exc), error_kind=exc.kind)
-        except EngineAPIError as exc:
+        except DockerAPIError as exc:
             kind = "daemon" if isinstance(exc, DaemonConnectionError) else classify(exc.daemon_message)[0]
             message = describe(request.reference.familiar, exc.daemon_message, kind)
             result.update(failed=True, action="failed", msg=message, error_kind=kind)
@@ -352,7 +352,7 @@ class ImagePuller:
                 return call(*args, **kwargs)
             except DaemonConnectionError:
                 raise
-            except EngineAPIError as exc:
+            except DockerAPIError as exc:
                 if not classify(exc.daemon_message)[1] or attempt >= self.retries:
                     raise
                 delay = backoff_delay(self.retry_delay, attempt)
@@ -451,13 +451,13 @@ def main():
     params = module.params
     try:
         headers = resolve_auth_headers(requests, auth)
-        client = EngineClient(params["docker_host"], params["timeout"], deadline=params["deadline"])
+        client = DockerAPIClient(params["docker_host"], params["timeout"], deadline=params["deadline"])
         client.version()
         daemon_down = None
     except DaemonConnectionError as exc:
         daemon_down_in_check_mode(module, exc, "every image as would_pull")
         daemon_down = exc
-    except (RegistryAuthError, EngineAPIError) as exc:
+    except (RegistryAuthError, DockerAPIError) as exc:
         module.fail_json(msg=str(exc))
 
     puller = ImagePuller(client, headers, module.check_mode, params["retries"], params["retry_delay"],

@@ -1,6 +1,6 @@
 """A fake Docker Engine API for unit tests: a real HTTP/1.1 server on a UNIX socket, in a thread.
 
-It serves the shapes of three real engines (SHAPES), each recorded into fixtures/ (REAL): dockerd 20.10.24
+It serves the shapes of three real dockerds (SHAPES), each recorded into fixtures/ (REAL): dockerd 20.10.24
 (API 1.41), and dockerd 26.1.5 (API 1.45: no VirtualSize, Container or ContainerConfig) with the classic store
 or with the containerd image store. Answers use the recorded formats: /version, /images/{name}/json,
 /images/json, /distribution/{name}/json, the /images/create progress stream and {"message": ...} error bodies.
@@ -30,14 +30,14 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from ansible_collections.fleetops.docker.plugins.module_utils import _image_store
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
-# shape -> (fixture recorded from that engine, its API version, its image store)
+# shape -> (fixture recorded from that dockerd, its API version, its image store)
 SHAPES = {
     "20.10": ("docker_api_dockerd_20.10.json", "1.41", "classic"),
     "26.1": ("docker_api_dockerd_26.1_overlay2.json", "1.45", "classic"),
     "26.1-containerd": ("docker_api_dockerd_26.1_containerd.json", "1.45", "containerd"),
 }
 
-ENGINE_SHAPES = tuple(SHAPES)
+DOCKERD_SHAPES = tuple(SHAPES)
 
 
 def load_captures(shape):
@@ -172,7 +172,7 @@ class FakeRegistry:
         return tags.get(tag_or_digest)
 
 
-class FakeEngine:
+class FakeDockerAPI:
     def __init__(self, api_version=None, shape="20.10"):
         self.shape = shape
         self.captures = CAPTURES_BY_SHAPE[shape]
@@ -190,7 +190,7 @@ class FakeEngine:
         self.fail_in_stream = {}   # familiar name -> [messages] sent as a stream error after progress
         self.pull_barrier = None   # threading.Barrier: proves pulls run at the same time
         self.lock = threading.Lock()
-        self.socket_dir = tempfile.mkdtemp(prefix="fakeengine-", dir="/tmp")
+        self.socket_dir = tempfile.mkdtemp(prefix="fakedockerd-", dir="/tmp")
         self.socket_path = os.path.join(self.socket_dir, "docker.sock")
         self.content_root = os.path.join(self.socket_dir, "containerd")
         self.server = None
@@ -226,7 +226,7 @@ class FakeEngine:
 
     # --- server -----------------------------------------------------------------------
     def start(self):
-        engine = self
+        fake = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -235,7 +235,7 @@ class FakeEngine:
                 pass
 
             def do_GET(self):
-                engine.handle(self)
+                fake.handle(self)
 
             do_POST = do_GET
             do_DELETE = do_GET
@@ -361,7 +361,7 @@ class FakeEngine:
             try:
                 self.pull_barrier.wait()
             except threading.BrokenBarrierError:
-                return self.send_json(h, 500, {"message": "fake engine: pulls did not run concurrently"})
+                return self.send_json(h, 500, {"message": "fake dockerd: pulls did not run concurrently"})
         with self.lock:
             queued = self.fail_pulls.get(name) or []
             message = queued.pop(0) if queued else None

@@ -38,7 +38,7 @@ from ansible_collections.fleetops.docker.plugins.modules import (
     image_pull,
 )
 from ansible_collections.fleetops.docker.tests.unit.plugins.fake_docker_api import (
-    FakeEngine,
+    FakeDockerAPI,
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -178,7 +178,7 @@ def assert_clean_ending(result):
 
 @pytest.fixture(scope="module")
 def fake_engine():
-    fake = FakeEngine().start()
+    fake = FakeDockerAPI().start()
     fake.registry("docker.io").push("library/busybox", "latest", ["linux/amd64", "linux/arm64/v8"])
     fake.add_local_image("alpine:latest", "linux/amd64")
     yield fake

@@ -1,4 +1,4 @@
-"""EngineClient over a real UNIX socket (fake daemon), JSON stream parsing, error classification."""
+"""DockerAPIClient over a real UNIX socket (fake daemon), JSON stream parsing, error classification."""
 from __future__ import annotations
 
 import json
@@ -15,13 +15,13 @@ from ansible_collections.fleetops.docker.plugins.module_utils._image_errors impo
 )
 from ansible_collections.fleetops.docker.tests.unit.plugins.fake_docker_api import (
     CAPTURES,
-    FakeEngine,
+    FakeDockerAPI,
 )
 
 
 @pytest.fixture
-def engine():
-    fake = FakeEngine().start()
+def docker_api():
+    fake = FakeDockerAPI().start()
     fake.registry("docker.io").push("library/busybox", "latest", ["linux/amd64", "linux/arm64/v8"])
     yield fake
     fake.stop()
@@ -38,9 +38,9 @@ def short_dir():
 
 @pytest.mark.parametrize("daemon, expected", [("1.41", "1.41"), ("1.52", "1.47"), ("1.32", "1.32")])
 def test_version_negotiation_uses_min_of_daemon_and_supported(daemon, expected):
-    fake = FakeEngine(api_version=daemon).start()
+    fake = FakeDockerAPI(api_version=daemon).start()
     try:
-        client = api.EngineClient(fake.docker_host)
+        client = api.DockerAPIClient(fake.docker_host)
         client.list_images()
     finally:
         fake.stop()
@@ -51,20 +51,20 @@ def test_version_negotiation_uses_min_of_daemon_and_supported(daemon, expected):
 
 
 def test_too_old_daemon_is_refused():
-    fake = FakeEngine(api_version="1.25").start()
+    fake = FakeDockerAPI(api_version="1.25").start()
     try:
-        with pytest.raises(api.EngineAPIError) as raised:
-            api.EngineClient(fake.docker_host).list_images()
+        with pytest.raises(api.DockerAPIError) as raised:
+            api.DockerAPIClient(fake.docker_host).list_images()
     finally:
         fake.stop()
 
     assert "API 1.32 or newer is required" in str(raised.value)
 
 
-def test_http_error_carries_the_daemon_message(engine):
-    client = api.EngineClient(engine.docker_host)
+def test_http_error_carries_the_daemon_message(docker_api):
+    client = api.DockerAPIClient(docker_api.docker_host)
 
-    with pytest.raises(api.EngineAPIError) as raised:
+    with pytest.raises(api.DockerAPIError) as raised:
         client.distribution("busybox:nope")
 
     assert raised.value.status == 404
@@ -72,12 +72,12 @@ def test_http_error_carries_the_daemon_message(engine):
     assert "HTTP 404" in str(raised.value)
 
 
-def test_inspect_missing_image_is_none(engine):
-    assert api.EngineClient(engine.docker_host).inspect_image("ghost:1") is None
+def test_inspect_missing_image_is_none(docker_api):
+    assert api.DockerAPIClient(docker_api.docker_host).inspect_image("ghost:1") is None
 
 
-def test_pull_stream_returns_the_final_status_and_raises_on_an_error_entry(engine):
-    client = api.EngineClient(engine.docker_host)
+def test_pull_stream_returns_the_final_status_and_raises_on_an_error_entry(docker_api):
+    client = api.DockerAPIClient(docker_api.docker_host)
 
     final = client.pull_stream("docker.io/library/busybox", "latest")
     with pytest.raises(api.StreamError) as raised:
@@ -110,7 +110,7 @@ class ClosingConnection:
 
 
 def stream_of(monkeypatch, events):
-    client = api.EngineClient(api.DEFAULT_DOCKER_HOST, api_version="1.41")
+    client = api.DockerAPIClient(api.DEFAULT_DOCKER_HOST, api_version="1.41")
     answer, conn = ChunkedAnswer(json.dumps(event).encode() + b"\r\n" for event in events), ClosingConnection()
     monkeypatch.setattr(client, "_send", lambda *args, **kwargs: (conn, answer))
     return client, answer, conn
@@ -147,7 +147,7 @@ def test_stream_parser_handles_arbitrary_chunk_boundaries():
 
 
 def test_stream_parser_reports_truncation():
-    with pytest.raises(api.EngineAPIError):
+    with pytest.raises(api.DockerAPIError):
         list(api.iter_json_stream([b'{"status":"Pulling from library/busybox","id":"lat']))
 
 
@@ -160,7 +160,7 @@ def test_stream_error_detection_uses_recorded_error_entry():
 
 
 def test_missing_socket_says_daemon_not_running(short_dir):
-    client = api.EngineClient(f"unix://{short_dir}/docker.sock")
+    client = api.DockerAPIClient(f"unix://{short_dir}/docker.sock")
 
     with pytest.raises(api.DaemonConnectionError) as raised:
         client.version()
@@ -174,7 +174,7 @@ def test_socket_without_listener_is_connection_refused(short_dir):
     stale.bind(path)  # bound but not listening: connect() gets ECONNREFUSED, like a stale socket file
     try:
         with pytest.raises(api.DaemonConnectionError) as raised:
-            api.EngineClient("unix://" + path).version()
+            api.DockerAPIClient("unix://" + path).version()
     finally:
         stale.close()
 
@@ -182,14 +182,14 @@ def test_socket_without_listener_is_connection_refused(short_dir):
     assert "Connection refused" in str(raised.value)
 
 
-def test_permission_denied_explains_docker_group_and_become(engine, monkeypatch):
+def test_permission_denied_explains_docker_group_and_become(docker_api, monkeypatch):
     def denied(self, address):
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(socket.socket, "connect", denied)
 
     with pytest.raises(api.DaemonConnectionError) as raised:
-        api.EngineClient(engine.docker_host).version()
+        api.DockerAPIClient(docker_api.docker_host).version()
 
     assert "Permission denied on the Docker socket" in str(raised.value)
     assert "'docker' group" in str(raised.value)
@@ -212,7 +212,7 @@ def test_timeout_when_the_daemon_does_not_answer(short_dir):
     threading.Thread(target=accept_and_stay_silent, daemon=True).start()
     try:
         with pytest.raises(api.DaemonConnectionError) as raised:
-            api.EngineClient("unix://" + path, timeout=1).version()
+            api.DockerAPIClient("unix://" + path, timeout=1).version()
     finally:
         silent.close()
 
@@ -221,29 +221,29 @@ def test_timeout_when_the_daemon_does_not_answer(short_dir):
 
 @pytest.mark.parametrize("docker_host", ["tcp://127.0.0.1:2375", "ssh://user@host", "unix://relative.sock", "npipe:////./pipe/docker"])
 def test_only_unix_sockets_are_accepted(docker_host):
-    with pytest.raises(api.EngineAPIError) as raised:
-        api.EngineClient(docker_host)
+    with pytest.raises(api.DockerAPIError) as raised:
+        api.DockerAPIClient(docker_host)
 
     assert "only local UNIX sockets" in str(raised.value)
 
 
-def test_injected_connection_factory_is_used(engine):
+def test_injected_connection_factory_is_used(docker_api):
     made = []
 
     def factory():
         made.append(1)
-        return api.UnixHTTPConnection(engine.socket_path, timeout=5)
+        return api.UnixHTTPConnection(docker_api.socket_path, timeout=5)
 
-    client = api.EngineClient("unix:///nonexistent/docker.sock", connection_factory=factory)
+    client = api.DockerAPIClient("unix:///nonexistent/docker.sock", connection_factory=factory)
 
     assert client.list_images() == []
     assert len(made) == 2  # /version, then /images/json
 
 
-def test_image_names_stay_readable_in_paths(engine):
-    api.EngineClient(engine.docker_host).inspect_image("quay.io/centos7/httpd-24-centos7:latest")
+def test_image_names_stay_readable_in_paths(docker_api):
+    api.DockerAPIClient(docker_api.docker_host).inspect_image("quay.io/centos7/httpd-24-centos7:latest")
 
-    assert engine.requests[-1][1] == "/images/quay.io/centos7/httpd-24-centos7:latest/json"
+    assert docker_api.requests[-1][1] == "/images/quay.io/centos7/httpd-24-centos7:latest/json"
 
 
 # Messages recorded from dockerd 20.10.24 (fixtures) and, where marked, SYNTHETIC ones.

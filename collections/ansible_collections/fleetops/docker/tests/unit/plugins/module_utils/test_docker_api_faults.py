@@ -1,4 +1,4 @@
-"""EngineClient under faults: dropped connections, odd stream entries, unbounded input, deadlines.
+"""DockerAPIClient under faults: dropped connections, odd stream entries, unbounded input, deadlines.
 
 The dropped-connection cases use a real UNIX socket whose server sends a partial answer and closes,
 the way dockerd does when it is stopped or restarted mid-answer."""
@@ -49,7 +49,7 @@ def partial_server():
 
     def make(raw):
         servers.append(PartialAnswerServer(raw))
-        return api.EngineClient("unix://" + servers[-1].path, timeout=5, api_version="1.41")
+        return api.DockerAPIClient("unix://" + servers[-1].path, timeout=5, api_version="1.41")
 
     yield make
     for server in servers:
@@ -102,7 +102,7 @@ class ClosingConnection:
 
 
 def streaming_client(monkeypatch, chunks, **client_args):
-    client = api.EngineClient(api.DEFAULT_DOCKER_HOST, api_version="1.41", **client_args)
+    client = api.DockerAPIClient(api.DEFAULT_DOCKER_HOST, api_version="1.41", **client_args)
     answer, conn = ChunkedAnswer(chunks), ClosingConnection()
     monkeypatch.setattr(client, "_send", lambda *args, **kwargs: (conn, answer))
     return client, answer, conn
@@ -147,7 +147,7 @@ def test_non_json_input_is_not_buffered_without_bound():
             consumed.append(1)
             yield b"<html>" + b"x" * 65530
 
-    with pytest.raises(api.EngineAPIError) as raised:
+    with pytest.raises(api.DockerAPIError) as raised:
         list(api.iter_json_stream(garbage()))
 
     assert "not a JSON document" in str(raised.value)
@@ -181,7 +181,7 @@ def test_overall_deadline_stops_a_stream_that_never_ends(monkeypatch):
 
 def test_no_request_starts_after_the_deadline():
     now = [0.0]
-    client = api.EngineClient(api.DEFAULT_DOCKER_HOST, api_version="1.41", deadline=10, clock=lambda: now[0])
+    client = api.DockerAPIClient(api.DEFAULT_DOCKER_HOST, api_version="1.41", deadline=10, clock=lambda: now[0])
     client._connection_factory = lambda: pytest.fail("connected after the deadline")
     now[0] = 11.0
 
@@ -191,30 +191,30 @@ def test_no_request_starts_after_the_deadline():
 
 
 def test_zero_deadline_means_no_limit():
-    assert api.EngineClient(api.DEFAULT_DOCKER_HOST, deadline=0).remaining() is None
+    assert api.DockerAPIClient(api.DEFAULT_DOCKER_HOST, deadline=0).remaining() is None
 
 
 @pytest.mark.parametrize("answer", [[], "text", 3])
 def test_inspect_answer_that_is_not_an_object_is_an_engine_error(monkeypatch, answer):
-    client = api.EngineClient(api.DEFAULT_DOCKER_HOST, api_version="1.41")
+    client = api.DockerAPIClient(api.DEFAULT_DOCKER_HOST, api_version="1.41")
     monkeypatch.setattr(client, "request", lambda *args, **kwargs: answer)
 
-    with pytest.raises(api.EngineAPIError) as raised:
+    with pytest.raises(api.DockerAPIError) as raised:
         client.inspect_image("busybox")
     assert "where a object was expected" in str(raised.value) or "was expected" in str(raised.value)
 
 
 @pytest.mark.parametrize("version", [[], {"ApiVersion": "one.two"}, {"ApiVersion": 1.41}, {"ApiVersion": "1"}])
 def test_odd_version_answers_are_engine_errors(monkeypatch, version):
-    client = api.EngineClient(api.DEFAULT_DOCKER_HOST)
+    client = api.DockerAPIClient(api.DEFAULT_DOCKER_HOST)
     monkeypatch.setattr(client, "request", lambda *args, **kwargs: version)
 
-    with pytest.raises(api.EngineAPIError):
+    with pytest.raises(api.DockerAPIError):
         client.version()
 
 
 def test_an_answer_over_the_size_bound_is_refused(monkeypatch):
-    client = api.EngineClient(api.DEFAULT_DOCKER_HOST, api_version="1.41")
+    client = api.DockerAPIClient(api.DEFAULT_DOCKER_HOST, api_version="1.41")
     monkeypatch.setattr(api, "MAX_ANSWER_BYTES", 100)
 
     class Big:
@@ -225,13 +225,13 @@ def test_an_answer_over_the_size_bound_is_refused(monkeypatch):
 
     monkeypatch.setattr(client, "_send", lambda *args, **kwargs: (ClosingConnection(), Big()))
 
-    with pytest.raises(api.EngineAPIError) as raised:
+    with pytest.raises(api.DockerAPIError) as raised:
         client.list_images()
     assert "more than 100 bytes" in str(raised.value)
 
 
 def test_incomplete_read_is_wrapped_not_raised(monkeypatch):
-    client = api.EngineClient(api.DEFAULT_DOCKER_HOST, api_version="1.41")
+    client = api.DockerAPIClient(api.DEFAULT_DOCKER_HOST, api_version="1.41")
 
     class Dropped:
         status = 200

@@ -1,4 +1,4 @@
-"""EngineClient against the REAL dockerd at /var/run/docker.sock; read-only calls only.
+"""DockerAPIClient against the REAL dockerd at /var/run/docker.sock; read-only calls only.
 
 Skipped when the socket does not answer. Nothing is pulled, tagged or removed.
 """
@@ -14,10 +14,10 @@ REAL_SOCKET = "unix:///var/run/docker.sock"
 
 
 def _real_client():
-    client = api.EngineClient(REAL_SOCKET, timeout=30)
+    client = api.DockerAPIClient(REAL_SOCKET, timeout=30)
     try:
         client.version()
-    except api.EngineAPIError as exc:
+    except api.DockerAPIError as exc:
         pytest.skip(f"real Docker daemon not available: {exc}")
     return client
 
@@ -48,7 +48,7 @@ def test_inspect_of_an_absent_image_is_none(client):
 
 
 def test_distribution_on_an_unresolvable_registry_gives_the_daemon_error(client):
-    with pytest.raises(api.EngineAPIError) as raised:
+    with pytest.raises(api.DockerAPIError) as raised:
         client.distribution("registry.fleetops-nonexistent.invalid/x:latest")
 
     assert raised.value.status == 500

@@ -67,7 +67,7 @@ def test_one_broken_answer_keeps_every_other_images_result(fault):
     assert "Traceback" not in by_name["alpine"]["msg"]
 
 
-TRANSIENT = api.EngineAPIError("received unexpected HTTP status: 503 Service Unavailable")
+TRANSIENT = api.DockerAPIError("received unexpected HTTP status: 503 Service Unavailable")
 
 
 def test_backoff_doubles_and_is_capped():

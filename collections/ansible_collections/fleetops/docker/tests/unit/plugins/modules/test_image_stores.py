@@ -1,6 +1,6 @@
 """image_pull and image_facts on dockerd 26.1 (API 1.45) with the classic store and with the containerd image store.
 
-The general module tests run on every engine shape (ENGINE_SHAPES); these are the differences between them: the
+The general module tests run on every dockerd shape (DOCKERD_SHAPES); these are the differences between them: the
 recorded 26.1 answers, an image ID that is an index digest, and several platforms under one name.
 """
 from __future__ import annotations
@@ -9,11 +9,11 @@ import json
 
 import pytest
 from ansible_collections.fleetops.docker.plugins.module_utils import _image_errors, _image_store, _platforms
-from ansible_collections.fleetops.docker.plugins.module_utils._docker_api import EngineClient
+from ansible_collections.fleetops.docker.plugins.module_utils._docker_api import DockerAPIClient
 from ansible_collections.fleetops.docker.plugins.modules import image_facts, image_pull
 from ansible_collections.fleetops.docker.tests.unit.plugins.fake_docker_api import (
     CAPTURES_BY_SHAPE,
-    FakeEngine,
+    FakeDockerAPI,
     captured,
 )
 
@@ -22,7 +22,7 @@ BUSYBOX_PLATFORMS = ["linux/amd64", "linux/arm64/v8", "linux/arm/v7"]
 
 
 def start(shape):
-    fake = FakeEngine(shape=shape).start()
+    fake = FakeDockerAPI(shape=shape).start()
     fake.registry("docker.io").push("library/busybox", "latest", BUSYBOX_PLATFORMS)
     fake.registry("docker.io").push("fleetops/arm64-only", "latest", ["linux/arm64/v8"])
     return fake
@@ -47,13 +47,13 @@ def classic(request):
     fake.stop()
 
 
-def pull(run_module, engine, images, **extra):
-    return run_module(image_pull, dict({"images": images, "docker_host": engine.docker_host, "retry_delay": 0},
+def pull(run_module, docker_api, images, **extra):
+    return run_module(image_pull, dict({"images": images, "docker_host": docker_api.docker_host, "retry_delay": 0},
                                        **extra))
 
 
-def facts(run_module, engine, images):
-    return run_module(image_facts, {"images": images, "docker_host": engine.docker_host})
+def facts(run_module, docker_api, images):
+    return run_module(image_facts, {"images": images, "docker_host": docker_api.docker_host})
 
 
 # ---------------------------------------------------------------- the recorded answers themselves
@@ -100,7 +100,7 @@ def test_recorded_26_errors_are_classified(shape, key, kind):
 
 
 def test_client_negotiates_api_1_45_with_the_recorded_26_daemon(containerd):
-    client = EngineClient(containerd.docker_host)
+    client = DockerAPIClient(containerd.docker_host)
     assert client.api_version == "1.45"
     assert client.version()["Version"] == "26.1.5+dfsg1"
     assert containerd.calls("GET", "/images/create") == []

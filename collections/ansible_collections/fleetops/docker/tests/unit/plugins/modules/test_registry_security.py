@@ -29,7 +29,7 @@ from ansible_collections.fleetops.docker.plugins.modules import (
     image_pull,
 )
 from ansible_collections.fleetops.docker.tests.unit.plugins.fake_docker_api import (
-    FakeEngine,
+    FakeDockerAPI,
 )
 from ansible_collections.fleetops.docker.tests.unit.plugins.module_utils.test_registry_auth import (
     write_config as config,
@@ -123,21 +123,21 @@ def test_cred_helpers_entry_wins_over_creds_store(tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------- secrets in module output
 @pytest.fixture
-def engine():
-    fake = FakeEngine().start()
+def docker_api():
+    fake = FakeDockerAPI().start()
     fake.registry("docker.io").push("library/busybox", "latest", ["linux/amd64", "linux/arm64/v8"])
     fake.registry("docker.io").push("fleetops/arm64-only", "latest", ["linux/arm64/v8"])
     yield fake
     fake.stop()
 
 
-def test_failing_helper_output_is_in_no_message_and_no_fact(tmp_path, monkeypatch, run_module, engine):
+def test_failing_helper_output_is_in_no_message_and_no_fact(tmp_path, monkeypatch, run_module, docker_api):
     script(tmp_path / "docker-credential-leaky", f"echo 'token {SECRET} rejected'\necho '{SECRET}' >&2\nexit 3\n")
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}/usr/bin{os.pathsep}/bin")
     cfg = config(tmp_path, {"credsStore": "leaky"})
 
-    pulled = run_module(image_pull, {"images": ["busybox"], "docker_host": engine.docker_host, "docker_config": cfg})
-    facts = run_module(image_facts, {"images": ["busybox"], "docker_host": engine.docker_host, "docker_config": cfg,
+    pulled = run_module(image_pull, {"images": ["busybox"], "docker_host": docker_api.docker_host, "docker_config": cfg})
+    facts = run_module(image_facts, {"images": ["busybox"], "docker_host": docker_api.docker_host, "docker_config": cfg,
                                      "remote": True})
 
     assert pulled.rc == 1 and "docker-credential-leaky get failed" in pulled["msg"]
@@ -151,39 +151,39 @@ def test_identity_token_and_password_keep_no_log():
     assert options["password"].get("no_log") is True
 
 
-def test_identity_token_and_password_never_appear_in_the_result(run_module, engine):
+def test_identity_token_and_password_never_appear_in_the_result(run_module, docker_api):
     entries = [{"registry": "registry.example.com", "identity_token": "S3CRET-identity-token"},
                {"registry": "quay.io", "username": "robot", "password": "S3CRET-robot-password"}]
 
     result = run_module(image_pull, {"images": ["registry.example.com/team/app:1", "quay.io/org/app:1"],
-                                     "docker_host": engine.docker_host, "registry_auth": entries})
+                                     "docker_host": docker_api.docker_host, "registry_auth": entries})
 
     text = json.dumps(result)
     assert "invocation" in result
     assert "S3CRET-identity-token" not in text and "S3CRET-robot-password" not in text
 
 
-def test_credentials_in_a_mirror_url_are_refused_without_echoing_them(run_module, engine):
-    result = run_module(image_pull, {"images": ["quay.io/org/app:1"], "docker_host": engine.docker_host,
+def test_credentials_in_a_mirror_url_are_refused_without_echoing_them(run_module, docker_api):
+    result = run_module(image_pull, {"images": ["quay.io/org/app:1"], "docker_host": docker_api.docker_host,
                                      "registry_mirrors": {"quay.io": "https://mirroruser:S3CRET-mirror@mirror.example.com/quay"}})
 
     assert result.rc == 1
     assert "holds credentials" in result["msg"]
     assert "S3CRET-mirror" not in json.dumps(result)
-    assert engine.calls("POST") == []
+    assert docker_api.calls("POST") == []
 
 
-def test_a_mirrored_pull_sends_the_mirrors_credentials_never_the_canonical_ones(run_module, engine):
-    engine.registry("mirror.example.com", credentials=("mirror-user", "mirror-pw")).push(
+def test_a_mirrored_pull_sends_the_mirrors_credentials_never_the_canonical_ones(run_module, docker_api):
+    docker_api.registry("mirror.example.com", credentials=("mirror-user", "mirror-pw")).push(
         "quay/org/app", "1", ["linux/amd64"])
     entries = [{"registry": "quay.io", "username": "quay-user", "password": "quay-pw"},
                {"registry": "mirror.example.com", "username": "mirror-user", "password": "mirror-pw"}]
 
-    result = run_module(image_pull, {"images": ["quay.io/org/app:1"], "docker_host": engine.docker_host,
+    result = run_module(image_pull, {"images": ["quay.io/org/app:1"], "docker_host": docker_api.docker_host,
                                      "registry_auth": entries, "registry_mirrors": {"quay.io": "mirror.example.com/quay"}})
 
     assert result.rc == 0, result.get("msg")
-    creates = engine.calls("POST", "/images/create")
+    creates = docker_api.calls("POST", "/images/create")
     assert [call[2]["fromImage"] for call in creates] == ["mirror.example.com/quay/org/app"]
     sent = auth_mod.decode_header(creates[0][3]["X-Registry-Auth"])
     assert sent["username"] == "mirror-user" and sent["serveraddress"] == "mirror.example.com"
@@ -250,10 +250,10 @@ def test_amd64_images_never_run_on_arm64_hosts(allow_32bit):
     assert platforms.compatible(platforms.parse("linux/amd64/v2"), platforms.parse("linux/arm64"), allow_32bit) is False
 
 
-def test_remote_facts_say_when_the_registry_lacks_the_hosts_platform(run_module, engine, monkeypatch):
+def test_remote_facts_say_when_the_registry_lacks_the_hosts_platform(run_module, docker_api, monkeypatch):
     monkeypatch.setattr(platforms.os, "uname", lambda: ("Linux", "h", "6.1", "#1", "x86_64"))
 
-    result = run_module(image_facts, {"images": ["fleetops/arm64-only"], "docker_host": engine.docker_host, "remote": True})
+    result = run_module(image_facts, {"images": ["fleetops/arm64-only"], "docker_host": docker_api.docker_host, "remote": True})
 
     remote = result["images"]["fleetops/arm64-only:latest"]["remote"]
     assert remote["platforms"] == ["linux/arm64/v8"]
@@ -276,8 +276,8 @@ def test_the_syslog_line_of_an_image_module_carries_no_credential(run_module, mo
 
 
 @pytest.mark.parametrize("timeout", [86401, 9223372037])
-def test_a_timeout_over_a_day_is_refused(run_module, engine, timeout):
-    result = run_module(image_pull, {"images": ["busybox"], "docker_host": engine.docker_host, "timeout": timeout})
+def test_a_timeout_over_a_day_is_refused(run_module, docker_api, timeout):
+    result = run_module(image_pull, {"images": ["busybox"], "docker_host": docker_api.docker_host, "timeout": timeout})
 
     assert result.rc == 1 and f"timeout must be at most 86400 seconds, got {timeout}" in result["msg"]
-    assert engine.requests == []
+    assert docker_api.requests == []
