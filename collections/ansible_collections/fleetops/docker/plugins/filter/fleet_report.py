@@ -16,7 +16,7 @@ description:
   - Controller-side and standard library only.
 options:
   _input:
-    description: One entry per host of the play, C({name, data}); O(_input[].data) is the host's C(fleet_report_host)
+    description: One entry per host of the play, C({name, data}); C(data) is the host's C(fleet_report_host)
       fact or V(null) when the host never got that far.
     type: list
     elements: dict
