@@ -193,8 +193,10 @@ class Cost:
         return False
 
     def row(self):
-        return (f"{self.wall:.1f} s | {self.busy:.0%} | {self.saturated:.0%} | {self.iowait:.0%} | {self.controller:.1f} s "
-                f"| {self.host_cpu:.1f} s | {self.registry_cpu:.1f} s | {self.rx_mb:.0f} MB")
+        ours = (self.controller + self.host_cpu + self.registry_cpu) / self.cpu_seconds if self.cpu_seconds else 0.0
+        return (f"{self.wall:.1f} s | {self.busy:.0%} | {self.saturated:.0%} | {self.iowait:.0%} | {ours:.0%} "
+                f"| {self.controller:.1f} s | {self.host_cpu:.1f} s | {self.registry_cpu:.1f} s | {self.rx_mb:.0f} MB")
 
-    HEADER = ("wall | CPU busy (2 cores) | samples ≥ 90 % busy | iowait | controller CPU | bench hosts CPU "
-              "| registry CPU | from outside")
+    HEADER = (f"wall | CPU busy ({os.cpu_count()} cores) | samples ≥ 90 % busy | iowait | the bench's share of the cores "
+              "| controller CPU | bench hosts CPU | registry CPU | from outside")
+    COLUMNS = 10

@@ -187,7 +187,7 @@ def bench_pigz(args, out):
 
 def registry_requests(host_ip, since, until):
     """Requests from one host in the registry's access log between two times: (all, by kind)."""
-    logs = subprocess.run(["docker", "logs", "--since", f"{since:.0f}", "--until", f"{until + 1:.0f}",
+    logs = subprocess.run(["docker", "logs", "--since", f"{since:.3f}", "--until", f"{until:.3f}",
                            hosts.fleet.REGISTRY], capture_output=True, text=True)
     kinds = {}
     for line in (logs.stdout + logs.stderr).splitlines():
@@ -217,10 +217,11 @@ def bench_facts(args, out):
                             host).stdout.strip()
     requests = {}
     for name in ("a", "remote"):
+        time.sleep(2)  # the previous run's last requests stay out of this one's window
         started = time.time()
         contenders[name]()
         time.sleep(1)
-        requests[name] = registry_requests(ip, started - 1, time.time())
+        requests[name] = registry_requests(ip, started, time.time())
     med = {c: median(s) for c, s in samples.items()}
     out += [f"## Facts: {len(refs)} local images on 1 host, median of {args.rounds}", "",
             "| contender | wall | registry requests (one run) |", "|---|---|---|"]
@@ -382,9 +383,9 @@ def bench_scale(args, out):
     for count, first, noop in rows:
         out.append(f"| {count} | {first.wall:.1f} s | {image_stage(first):.1f} s | {noop.wall:.1f} s | {image_stage(noop):.1f} s |")
     out += ["", "Where the converge's time went (the machine has 2 cores; CPU from /proc/stat, containers' cpuacct):", "",
-            f"| hosts | {hosts.Cost.HEADER} |", "|---" * 9 + "|"]
+            f"| hosts | {hosts.Cost.HEADER} |", "|---" * hosts.Cost.COLUMNS + "|"]
     out += [f"| {count} | {first.cost.row()} |" for count, first, _ in rows]
-    out += ["", "The no-op runs:", "", f"| hosts | {hosts.Cost.HEADER} |", "|---" * 9 + "|"]
+    out += ["", "The no-op runs:", "", f"| hosts | {hosts.Cost.HEADER} |", "|---" * hosts.Cost.COLUMNS + "|"]
     out += [f"| {count} | {noop.cost.row()} |" for count, _, noop in rows]
     if len(rows) > 1 and rows[0][0] == 1:
         one, last = rows[0], rows[-1]
