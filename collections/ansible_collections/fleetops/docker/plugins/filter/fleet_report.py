@@ -81,10 +81,11 @@ def _cell(image):
     remote = image.get("remote") or {}
     if image.get("present"):
         runs = RUNS_YES if image.get("compatible") else RUNS_NO
-    else:
-        runs = RUNS_MISSING
+    else:  # not pulled: NO when the registry offers nothing this host runs (image_pull's platform guard skipped it)
+        runs = RUNS_NO if remote.get("offers_host_platform") is False else RUNS_MISSING
     digest = _image_digest(image)
-    return {"runs": runs, "platform": image.get("platform") or "", "digest": digest,
+    return {"runs": runs, "present": bool(image.get("present")), "platform": image.get("platform") or "",
+            "digest": digest,
             "digest_short": _short_digest(digest), "offers": list(remote.get("platforms") or []),
             "offers_host_platform": remote.get("offers_host_platform"), "remote_error": remote.get("error")}
 
@@ -137,7 +138,7 @@ def _host(entry, unreachable, on, end_of_support, images):
         host.update(status="failed", message="failed before the report could collect its state (see the run's output)")
     else:
         host.update(status="ok", message="")
-    for name, image in (report.get("images") or {}).items():
+    for name, image in sorted((report.get("images") or {}).items()):
         host["cells"][name] = _cell(image)
         images.setdefault(name, None)
         if host["cells"][name]["runs"] == RUNS_NO:
@@ -154,7 +155,8 @@ def fleet_report(entries, generated, unreachable=None, end_of_support=None):
     for host in hosts:
         if host["status"] == "ok":
             for name in columns:
-                host["cells"].setdefault(name, {"runs": RUNS_NA, "platform": "", "digest": "", "digest_short": "",
+                host["cells"].setdefault(name, {"runs": RUNS_NA, "present": False, "platform": "", "digest": "",
+                                                "digest_short": "",
                                                 "offers": [], "offers_host_platform": None, "remote_error": None})
     counts = {status: sum(1 for h in hosts if h["status"] == status) for status in ("ok", "unreachable", "failed")}
     cells_no = sum(len(h["cannot_run"]) for h in hosts)

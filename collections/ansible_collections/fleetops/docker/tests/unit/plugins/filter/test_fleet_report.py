@@ -54,6 +54,19 @@ def test_matrix_marks_no_yes_and_not_pulled_and_fills_images_a_host_does_not_nee
     assert "h1: fleetops/arm64-only:latest" in report["summary"]["verdict"]
 
 
+def test_an_image_not_pulled_because_no_offered_platform_runs_here_is_a_no():
+    skipped = image(None, present=False, offers=("linux/arm64/v8",))
+    skipped["remote"]["offers_host_platform"] = False
+    unknown = image(None, present=False)
+    unknown["remote"] = None
+    (h1,) = fleet_report([host("h1", DEBIAN, {"fleetops/arm64-only:latest": skipped, "alpine:latest": unknown})],
+                         generated="2026-11-30T04:50:00Z")["hosts"]
+    assert h1["cells"]["fleetops/arm64-only:latest"]["runs"] == "NO"
+    assert h1["cells"]["fleetops/arm64-only:latest"]["present"] is False
+    assert h1["cells"]["alpine:latest"]["runs"] == "not pulled"
+    assert h1["cannot_run"] == ["fleetops/arm64-only:latest"]
+
+
 def test_unreachable_and_failed_hosts_are_listed_never_dropped():
     report = fleet_report([
         host("ok1", DEBIAN, {"busybox:latest": image("linux/amd64")}),
