@@ -13,7 +13,9 @@ for unit in $(grep -l -E '^(Load|Set)Credential' /lib/systemd/system/*.service);
 done
 
 # A systemd user manager cannot start under qemu-user (no PR_SET_CHILD_SUBREAPER; user@.service times out after
-# 90 s), and pam_systemd makes every SSH login wait for it: SSH sessions here get no user manager.
+# 90 s), and pam_systemd makes every SSH login wait for it: masked, so logins go on without one (pam-auth-update
+# puts pam_systemd back when a package asks for it, so removing that line alone does not last).
+ln -sf /dev/null /etc/systemd/system/user@.service
 sed -i '/pam_systemd\.so/d' /etc/pam.d/common-session
 
 # qemu-user passes no netfilter calls, arm64 runc cannot clone its namespaces and containerd-shim-runc-v2 makes a
