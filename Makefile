@@ -9,6 +9,8 @@ COLL       := collections/ansible_collections/fleetops/docker
 FLEET      := $(BIN)/python tests/fleet/fleet.py
 NOXDIR     := $(CURDIR)/build/nox
 NOX        := cd $(COLL) && $(BIN)/nox --envdir $(NOXDIR) -R --nocolor
+# The fleet's pytest suites: a test still running after 25 minutes has hung; it fails with its stack.
+PYTEST     := $(BIN)/python -m pytest -q -p no:cacheprovider --timeout=1500
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
@@ -76,13 +78,13 @@ changelog: venv
 ## ---------------------------------------------------------------- the fleet
 harness: venv
 	$(FLEET) prepare
-	$(BIN)/python -m pytest -q tests/harness
+	$(PYTEST) tests/harness
 
 # Faults on the local fleet: the registry and dockerd killed mid-pull, the playbook killed mid-converge,
 # the apt lock held, secrets at -vvv. Own hosts and registry (prefix flt) from the cached host images.
 faults: venv
 	$(FLEET) registry --kinds bookworm,trixie
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests/faults
+	$(PYTEST) tests/faults
 
 fleet-up: venv
 	$(FLEET) up
@@ -95,7 +97,7 @@ molecule: venv
 # apt-mark hold on a Debian host; the stand-in image and the RPM repository come from the fleet's caches.
 rpm-faults: venv
 	$(FLEET) engine
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests/rpm
+	$(PYTEST) tests/rpm
 
 molecule-amazon: venv
 	tests/molecule_amazon.sh
@@ -104,7 +106,7 @@ molecule-amazon: venv
 # the execution environment's build context; then four hosts with one lost mid-run.
 fleet-runs: venv
 	$(FLEET) up
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests/fleetruns tests/inventory
+	$(PYTEST) tests/fleetruns tests/inventory
 
 molecule-fleet: venv
 	$(FLEET) prepare

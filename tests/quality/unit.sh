@@ -10,11 +10,12 @@ VENV38="$ROOT/.venv38"
 REQ38="tests/quality/requirements-py38.txt"
 PY38PATH="$ROOT/build/py38path"   # holds only a symlink to ansible-core's `ansible` package
 
-# pytest exit code 5 ("no tests collected") is a failure like any other non-zero code.
+# pytest exit code 5 ("no tests collected") is a failure like any other non-zero code. A unit test still running
+# after 5 minutes has hung (a server thread left behind, say): pytest-timeout fails it and the run goes on.
 run_pytest() {
     local python="$1"
     shift
-    (cd "$COLL" && "$@" "$python" -m pytest tests/unit -q -ra -p no:cacheprovider)
+    (cd "$COLL" && "$@" "$python" -m pytest tests/unit -q -ra -p no:cacheprovider --timeout=300)
 }
 
 every_module_has_tests() {

@@ -25,7 +25,8 @@ class PartialAnswerServer:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(self.path)
         self.sock.listen(4)
-        threading.Thread(target=self._serve, daemon=True).start()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
 
     def _serve(self):
         while True:
@@ -38,6 +39,9 @@ class PartialAnswerServer:
             conn.close()
 
     def close(self):
+        # shutdown() wakes the accept() blocked in _serve; close() alone would leave it blocked for good
+        self.sock.shutdown(socket.SHUT_RDWR)
+        self.thread.join(5)
         self.sock.close()
         os.unlink(self.path)
         os.rmdir(self.dir)
@@ -54,6 +58,8 @@ def partial_server():
     yield make
     for server in servers:
         server.close()
+        # a thread left in accept() takes the connections of whichever later socket reuses its fd number
+        assert not server.thread.is_alive()
 
 
 def test_connection_dropped_mid_json_answer_is_a_clear_daemon_error(partial_server):
