@@ -82,8 +82,10 @@ options:
     default: 300
   update_cache:
     description:
-      - Refresh package metadata first (C(yum makecache fast), C(dnf makecache), C(apt-get update)). Not counted as a
-        change; skipped in check mode.
+      - Refresh package metadata (C(yum makecache fast), C(dnf makecache), C(apt-get update)) before installing,
+        upgrading or downgrading. Not counted as a change; skipped in check mode.
+      - Only when something is to change, or with O(state=latest): when every package is installed (at its pin, if it
+        has one), no metadata is read, so a converged fleet makes no round trip to its mirrors.
     type: bool
     default: false
   purge_data:
@@ -355,10 +357,14 @@ class EngineManager:
         else:
             self.backend.enable_extras(topic)
 
+    def settled(self, names, pins, installed):
+        """The packages already where state=present wants them: installed, and at their pin if they have one."""
+        if self.params["state"] == "latest":
+            return []
+        return [n for n in names if n in installed and (pins[n] is None or matches_pin(installed[n], pins[n]))]
+
     def plan_present(self, names, pins, installed):
-        wanted_latest = self.params["state"] == "latest"
-        settled = [n for n in names if n in installed and not wanted_latest
-                   and (pins[n] is None or matches_pin(installed[n], pins[n]))]
+        settled = self.settled(names, pins, installed)
         pending = [n for n in names if n not in settled]
         available = self.backend.available(pending, self.params["versionlock"]) if pending else {}
         plan, unknown, unavailable = [], [], []
@@ -487,9 +493,11 @@ class EngineManager:
         self.backend.wait_for_lock_files()
         if params["state"] != "absent":
             self.ensure_extras()
-            if params["update_cache"] and not self.module.check_mode:
-                self.backend.refresh()
         installed = self.backend.installed(names)
+        # Metadata is read only for what is to change: a converged host makes no round trip to the mirrors.
+        if (params["update_cache"] and params["state"] != "absent" and not self.module.check_mode
+                and len(self.settled(names, pins, installed)) < len(names)):
+            self.backend.refresh()
         for name, repo in self.backend.installed_repos(installed).items():
             installed[name]["repo"] = repo
         locks = self.current_locks(names) if params["versionlock"] else {}

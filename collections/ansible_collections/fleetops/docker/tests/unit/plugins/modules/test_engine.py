@@ -319,14 +319,17 @@ def test_apt_lock_held_past_timeout_fails_without_installing(env, run_module):
 def test_apt_update_lists_lock_is_retried(env, run_module):
     env.os_release(out.OS_RELEASE_DEBIAN12)
     runner = env.expect(
+        call(DPKG_Q + DEB_NAMES, rc=1, stdout=out.DPKG_PARTIAL_OUT, stderr=out.DPKG_PARTIAL_ERR),
         call(["apt-get", "-q", "update"], rc=100, stdout="Reading package lists...\n", stderr=out.APT_UPDATE_LOCKED_ERR),
         call(["apt-get", "-q", "update"], stdout="Reading package lists...\n"),
+        call(["apt-cache", "madison", "--", "containerd", "docker.io", "runc"], stdout=out.MADISON_INSTALLED),
+        call(["apt-cache", "madison", "--", "cgroup-tools", "pigz"], stdout=out.MADISON_MISSING),
+        call(APT_GET + ["install", "--", "cgroup-tools=2.0.2-2", "pigz=2.6-1"], stdout=out.APT_INSTALL_OUT),
         call(DPKG_Q + DEB_NAMES, stdout=out.DPKG_FULL_OUT),
-        call(["apt-cache", "madison", "--"] + DEB_SORTED, stdout=out.MADISON_MISSING + out.MADISON_INSTALLED),
     )
     result = run_module(engine, {"update_cache": True})
     runner.assert_done()
-    assert result.rc == 0 and result["changed"] is False and env.clock.sleeps == [2]
+    assert result.rc == 0 and result["changed"] is True and env.clock.sleeps == [2]
 
 
 # ---------------------------------------------------------------- purge_data on real directories; apt after a lock wait
