@@ -64,6 +64,12 @@ LABEL = "fleetops.fleet=1"
 DOCKERD_LOG = Path("/var/log/fleetops-dockerd.log")
 DEBIAN_MIRROR = os.environ.get("FLEET_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 DEBIAN_SECURITY_MIRROR = os.environ.get("FLEET_DEBIAN_SECURITY_MIRROR", "http://deb.debian.org/debian-security")
+DEBOOTSTRAP_ATTEMPTS = 3
+
+
+def last_line(proc):
+    lines = (proc.stderr or proc.stdout or "").strip().splitlines()
+    return lines[-1] if lines else f"exit {proc.returncode}"
 
 
 def log(msg):
@@ -196,8 +202,16 @@ def debootstrap(kind, rootfs):
     rootfs.parent.mkdir(parents=True, exist_ok=True)
     log(f"building the {kind} host image: debootstrap {spec['suite']} {spec['arch']}"
         + (" (about a minute)" if spec["arch"] == "amd64" else " through qemu (about 7 minutes)"))
-    sh("debootstrap", "--variant=minbase", f"--arch={spec['arch']}", f"--include={','.join(packages)}",
-       spec["suite"], str(rootfs), DEBIAN_MIRROR)
+    args = ["debootstrap", "--variant=minbase", f"--arch={spec['arch']}", f"--include={','.join(packages)}",
+            spec["suite"], str(rootfs), DEBIAN_MIRROR]
+    for attempt in range(1, DEBOOTSTRAP_ATTEMPTS + 1):  # its wget does not retry: one DNS hiccup fails a build
+        proc = sh(*args, check=attempt == DEBOOTSTRAP_ATTEMPTS)
+        if proc.returncode == 0:
+            break
+        log(f"debootstrap {spec['suite']} {spec['arch']} failed ({last_line(proc)}); attempt {attempt + 1} "
+            f"of {DEBOOTSTRAP_ATTEMPTS} in 10 s")
+        shutil.rmtree(rootfs)
+        time.sleep(10)
     shutil.copy(recipe / "setup.sh", rootfs / "tmp" / "setup.sh")
     sh("chroot", str(rootfs), "/bin/sh", "/tmp/setup.sh", DEBIAN_MIRROR, DEBIAN_SECURITY_MIRROR, spec["suite"])
     (rootfs / "tmp" / "setup.sh").unlink()
