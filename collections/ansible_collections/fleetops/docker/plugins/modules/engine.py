@@ -84,7 +84,7 @@ options:
     description:
       - Refresh package metadata (C(yum makecache fast), C(dnf makecache), C(apt-get update)) before installing,
         upgrading or downgrading. Not counted as a change; skipped in check mode.
-      - Only when something is to change, or with O(state=latest): when every package is installed (at its pin, if it
+      - Only when something is to change, or with O(state=latest). When every package is installed (at its pin, if it
         has one), no metadata is read, so a converged fleet makes no round trip to its mirrors.
     type: bool
     default: false
