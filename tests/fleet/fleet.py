@@ -397,10 +397,14 @@ def ensure_network():
 def run_container(name, args, command=(), volumes=(), files=(), image=HOST_IMAGE):
     """Start `name`, reusing a running one made the same way; replace a stopped leftover or a changed one.
 
-    "The same way": same image, arguments, command and content of the mounted `files` (a label records it).
+    "The same way": same image, arguments, command, content of the mounted `files` and the same host paths
+    bind-mounted (device and inode: a directory deleted and made again, as by a fresh clone, is another one that
+    the running container cannot see). A label records it.
     `volumes` are the container's own named volumes: a replaced container starts without the old one's data."""
     image_id = docker("image", "inspect", "-f", "{{.Id}}", f"{image}:latest").stdout.strip()
-    recipe = hashlib.sha256(json.dumps([image_id, args, list(command)]).encode())
+    sources = [arg.split(":", 1)[0] for flag, arg in zip(args, args[1:]) if flag == "-v" and arg.startswith("/")]
+    mounted = [[os.stat(path).st_dev, os.stat(path).st_ino] for path in sources]
+    recipe = hashlib.sha256(json.dumps([image_id, args, list(command), mounted]).encode())
     for path in files:
         recipe.update(Path(path).read_bytes())
     spec = recipe.hexdigest()[:16]
