@@ -402,7 +402,7 @@ def run_container(name, args, command=(), volumes=(), files=(), image=HOST_IMAGE
     the running container cannot see). A label records it.
     `volumes` are the container's own named volumes: a replaced container starts without the old one's data."""
     image_id = docker("image", "inspect", "-f", "{{.Id}}", f"{image}:latest").stdout.strip()
-    sources = [arg.split(":", 1)[0] for flag, arg in zip(args, args[1:]) if flag == "-v" and arg.startswith("/")]
+    sources = [arg.split(":", 1)[0] for flag, arg in zip(args, args[1:], strict=False) if flag == "-v" and arg.startswith("/")]
     mounted = [[os.stat(path).st_dev, os.stat(path).st_ino] for path in sources]
     recipe = hashlib.sha256(json.dumps([image_id, args, list(command), mounted]).encode())
     for path in files:
